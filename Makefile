@@ -1,0 +1,46 @@
+# edgeroute: an ingress proxy that reads Traefik's CRDs and routes like Traefik v3.
+GO       ?= go
+FUZZTIME ?= 30s
+BENCHTIME ?= 1s
+COUNT    ?= 1
+
+.PHONY: all build test test-race vet fmt-check lint deps bench fuzz fuzz-seeds clean
+
+all: build test
+
+build:
+	$(GO) build ./...
+
+# The README's test command: formatting, vet, import rules, unit tests with
+# the allocation guards, then the race detector (which skips the guards).
+test: fmt-check vet deps
+	$(GO) test -count=1 ./...
+	$(GO) test -race -count=1 ./...
+
+vet:
+	$(GO) vet ./...
+
+fmt-check:
+	@out=$$(gofmt -l $$(git ls-files '*.go' 2>/dev/null || find . -name '*.go')); \
+	if [ -n "$$out" ]; then echo "gofmt needed:"; echo "$$out"; exit 1; fi
+
+lint: fmt-check vet deps
+
+# Import rules of the package map (see README, "Layout").
+deps:
+	@sh scripts/check-deps.sh
+
+bench:
+	$(GO) test -run='^$$' -bench=. -benchmem -benchtime=$(BENCHTIME) -count=$(COUNT) ./compile/...
+
+# Every native fuzz target, FUZZTIME each: `make fuzz FUZZTIME=1m`.
+fuzz:
+	@set -e; for pkg in $$($(GO) list ./fuzz/...); do \
+	  for t in $$($(GO) test -list '^Fuzz' $$pkg | grep '^Fuzz'); do \
+	    echo "== $$pkg $$t"; \
+	    $(GO) test -run='^$$' -fuzz="^$$t$$" -fuzztime=$(FUZZTIME) $$pkg; \
+	  done; \
+	done
+
+clean:
+	rm -rf bin

@@ -1,0 +1,175 @@
+// Runs per request: must not allocate (guarded by TestMatchAllocs).
+
+package compile
+
+import (
+	"github.com/edgeroute/edgeroute/compile/bytecode"
+	"github.com/edgeroute/edgeroute/compile/index"
+)
+
+// Match returns the input index of the route that handles r (the first
+// candidate, in priority order, whose program accepts), or -1 for none.
+func (t *Table) Match(r *Request) int {
+	var c index.Cursor
+	t.idx.Lookup(r.Host, r.Path, &c)
+	for id := c.Next(); id >= 0; id = c.Next() {
+		rt := &t.routes[id]
+		if t.run(rt.entry, r) {
+			return rt.in
+		}
+	}
+	return -1
+}
+
+// run executes the program starting at pc.
+func (t *Table) run(pc uint32, r *Request) bool {
+	insts := t.prog.Insts
+	for pc != bytecode.Accept && pc != bytecode.Reject {
+		in := &insts[pc]
+		if t.test(in, r) {
+			pc = in.T
+		} else {
+			pc = in.F
+		}
+	}
+	return pc == bytecode.Accept
+}
+
+// test decides one predicate.
+func (t *Table) test(in *bytecode.Inst, r *Request) bool {
+	p := &t.prog
+	switch in.Op {
+	case bytecode.OpHost:
+		return hostEqualBytes(r.Host, p.Strs[in.A])
+	case bytecode.OpHostWild:
+		// Replace the request's first label with '*' and compare.
+		i := indexByte(r.Host, '.')
+		return i >= 0 && hostEqualBytes(r.Host[i:], p.Strs[in.A][1:])
+	case bytecode.OpHostRegexp:
+		return p.Res[in.A].Match(r.Host)
+	case bytecode.OpPath:
+		return string(r.Path) == p.Strs[in.A]
+	case bytecode.OpPathPrefix:
+		s := p.Strs[in.A]
+		return len(r.Path) >= len(s) && string(r.Path[:len(s)]) == s
+	case bytecode.OpPathRegexp:
+		return p.Res[in.A].Match(r.Path)
+	case bytecode.OpPathDecoded:
+		r.buf = appendDecodedPath(r.buf[:0], r.Path)
+		return p.Res[in.A].Match(r.buf)
+	case bytecode.OpMethod:
+		return string(r.Method) == p.Strs[in.A]
+	case bytecode.OpHeader, bytecode.OpHeaderRegexp:
+		if r.Header == nil {
+			return false
+		}
+		for _, v := range r.Header.PeekAll(p.Strs[in.A]) {
+			if in.Op == bytecode.OpHeader && string(v) == p.Strs[in.B] ||
+				in.Op == bytecode.OpHeaderRegexp && p.Res[in.B].Match(v) {
+				return true
+			}
+		}
+		return false
+	case bytecode.OpQuery, bytecode.OpQueryRegexp:
+		return t.query(in, r)
+	case bytecode.OpQueryFirst:
+		return t.queryFirst(in, r)
+	case bytecode.OpClientIP:
+		a := r.ClientIP
+		if !a.IsValid() || a.Zone() != "" {
+			return false
+		}
+		a = a.Unmap()
+		for _, n := range p.Nets[in.A : in.A+in.B] {
+			if n.Contains(a) {
+				return true
+			}
+		}
+		return false
+	case bytecode.OpTrue:
+		return true
+	}
+	return false
+}
+
+// hostEqualBytes is hostEqual without conversions.
+func hostEqualBytes(req []byte, h string) bool {
+	n, m := len(req), len(h)
+	if n == 0 {
+		return false
+	}
+	return string(req) == h ||
+		m > 0 && h[m-1] == '.' && string(req) == h[:m-1] ||
+		req[n-1] == '.' && string(req[:n-1]) == h
+}
+
+// query decides Query and QueryRegexp: some pair of the decoded query has
+// key Strs[A] and a value equal to Strs[B] (or matched by Res[B]). A pair
+// with a malformed escape in its key or value is skipped, as url.ParseQuery
+// skips it.
+func (t *Table) query(in *bytecode.Inst, r *Request) bool {
+	p := &t.prog
+	key := p.Strs[in.A]
+	q := r.Query
+	for {
+		k, v, rest, _, ok := nextQueryPair(q)
+		if !ok {
+			return false
+		}
+		q = rest
+		var good bool
+		r.buf, good = queryUnescape(r.buf[:0], k)
+		if !good || string(r.buf) != key {
+			continue
+		}
+		r.buf, good = queryUnescape(r.buf[:0], v)
+		if !good {
+			continue
+		}
+		if in.Op == bytecode.OpQuery && string(r.buf) == p.Strs[in.B] ||
+			in.Op == bytecode.OpQueryRegexp && p.Res[in.B].Match(r.buf) {
+			return true
+		}
+	}
+}
+
+// queryFirst is gorilla/mux's query matching for v2 rules: only the first
+// well-formed value of the key counts, and the regexp sees "key=value".
+func (t *Table) queryFirst(in *bytecode.Inst, r *Request) bool {
+	p := &t.prog
+	key := p.Strs[in.A]
+	q := r.Query
+	for {
+		k, v, rest, _, ok := nextQueryPair(q)
+		if !ok {
+			return p.Res[in.B].Match(nil)
+		}
+		q = rest
+		var good bool
+		r.buf, good = queryUnescape(r.buf[:0], k)
+		if !good || string(r.buf) != key {
+			continue
+		}
+		r.buf = append(r.buf, '=')
+		r.buf, good = queryUnescape(r.buf, v)
+		if !good {
+			continue
+		}
+		return p.Res[in.B].Match(r.buf)
+	}
+}
+
+// appendDecodedPath decodes every valid %XX of p (see decodePath).
+func appendDecodedPath(dst, p []byte) []byte {
+	for i := 0; i < len(p); i++ {
+		if p[i] == '%' && i+2 < len(p) {
+			if d, ok := unhex2(p[i+1], p[i+2]); ok {
+				dst = append(dst, d)
+				i += 2
+				continue
+			}
+		}
+		dst = append(dst, p[i])
+	}
+	return dst
+}

@@ -1,0 +1,3 @@
+module github.com/edgeroute/edgeroute
+
+go 1.26
