@@ -61,9 +61,17 @@ func (p Problem) Error() string { return fmt.Sprintf("router %s: %v", p.Name, p.
 // Table is a compiled set of routes. It is immutable and safe for concurrent
 // use; Match does not allocate.
 type Table struct {
-	routes []route // in match order: priority descending, then input order
+	hot    []hotRoute // what Match reads, in match order
+	routes []route    // the rest, for Explain; same order
 	prog   bytecode.Prog
 	idx    *index.Index
+}
+
+// hotRoute is the 8 bytes of a route that matching needs, kept apart from
+// the rest so that a lookup touches one cache line per candidate.
+type hotRoute struct {
+	first bytecode.Inst // the program's first instruction, inline
+	in    int32         // index in Compile's input
 }
 
 type route struct {
@@ -108,14 +116,18 @@ func Compile(routes []Route) (*Table, []Problem) {
 	}
 	slices.SortStableFunc(t.routes, func(a, b route) int { return cmp.Compare(b.priority, a.priority) })
 	var ib index.Builder
+	t.hot = make([]hotRoute, len(t.routes))
 	for id := range t.routes {
 		rt := &t.routes[id]
-		n := rt.node
-		ib.Add(int32(id), rt.hosts, segKeys(&b.P, n))
+		ib.Add(int32(id), rt.hosts, segKeys(&b, rt.node))
 		rt.node = nil // only needed while building
+		t.hot[id].in = int32(rt.in)
 	}
 	t.idx = ib.Build()
-	t.prog = b.P
+	t.prog = b.Finish()
+	for id := range t.hot {
+		t.hot[id].first = t.prog.Entry(t.routes[id].entry)
+	}
 	return t, problems
 }
 
@@ -144,7 +156,7 @@ func compileRoute(b *bytecode.Builder, r Route) (route, error) {
 		syntax:   r.Syntax,
 		expr:     e,
 		entry:    b.Compile(n),
-		hosts:    hostKeys(&b.P, n, false),
+		hosts:    hostKeys(b, n, false),
 		node:     n,
 	}, nil
 }
@@ -221,7 +233,7 @@ func spellingOf(t table, name string) string {
 // hostKeys computes the hosts that n can only hold for. neg tells that n is
 // under an odd number of negations. The result may be wider than the truth
 // (Any when unsure) but never narrower.
-func hostKeys(p *bytecode.Prog, n *bytecode.Node, neg bool) index.HostKeys {
+func hostKeys(p *bytecode.Builder, n *bytecode.Node, neg bool) index.HostKeys {
 	any := index.HostKeys{Any: true}
 	switch n.Kind {
 	case bytecode.Not:
@@ -260,19 +272,19 @@ func hostKeys(p *bytecode.Prog, n *bytecode.Node, neg bool) index.HostKeys {
 	case bytecode.OpFalse:
 		return index.HostKeys{}
 	case bytecode.OpHost:
-		return index.HostKeys{Exact: []string{index.TrimDots(p.Strs[n.A])}}
+		return index.HostKeys{Exact: []string{index.TrimDots(p.LitString(n.A, n.B))}}
 	case bytecode.OpHostWild:
-		return index.HostKeys{Wild: []string{index.TrimDots(p.Strs[n.A][2:])}}
+		return index.HostKeys{Wild: []string{index.TrimDots(p.LitString(n.A, n.B)[2:])}}
 	}
 	return any
 }
 
 // segKeys computes the first path segments n can only hold for, like hostKeys.
-func segKeys(p *bytecode.Prog, n *bytecode.Node) index.SegKeys {
+func segKeys(p *bytecode.Builder, n *bytecode.Node) index.SegKeys {
 	return segKeysNeg(p, n, false)
 }
 
-func segKeysNeg(p *bytecode.Prog, n *bytecode.Node, neg bool) index.SegKeys {
+func segKeysNeg(p *bytecode.Builder, n *bytecode.Node, neg bool) index.SegKeys {
 	any := index.SegKeys{Any: true}
 	switch n.Kind {
 	case bytecode.Not:
@@ -308,7 +320,7 @@ func segKeysNeg(p *bytecode.Prog, n *bytecode.Node, neg bool) index.SegKeys {
 	case bytecode.OpFalse:
 		return index.SegKeys{}
 	case bytecode.OpPath, bytecode.OpPathPrefix:
-		if seg, ok := index.Segment(p.Strs[n.A], n.Op == bytecode.OpPath); ok {
+		if seg, ok := index.Segment(p.LitString(n.A, n.B), n.Op == bytecode.OpPath); ok {
 			return index.SegKeys{Segs: []string{seg}}
 		}
 	}

@@ -13,12 +13,28 @@ func (t *Table) Match(r *Request) int {
 	var c index.Cursor
 	t.idx.Lookup(r.Host, r.Path, &c)
 	for id := c.Next(); id >= 0; id = c.Next() {
-		rt := &t.routes[id]
-		if t.run(rt.entry, r) {
-			return rt.in
+		if h := &t.hot[id]; t.runFrom(&h.first, r) {
+			return int(h.in)
 		}
 	}
 	return -1
+}
+
+// runFrom executes a program from its first instruction.
+func (t *Table) runFrom(in *bytecode.Inst, r *Request) bool {
+	for {
+		pc := in.F
+		if t.test(in, r) {
+			pc = in.T
+		}
+		switch pc {
+		case bytecode.Accept:
+			return true
+		case bytecode.Reject:
+			return false
+		}
+		in = &t.prog.Insts[pc]
+	}
 }
 
 // run executes the program starting at pc.
@@ -40,17 +56,17 @@ func (t *Table) test(in *bytecode.Inst, r *Request) bool {
 	p := &t.prog
 	switch in.Op {
 	case bytecode.OpHost:
-		return hostEqualBytes(r.Host, p.Strs[in.A])
+		return hostEqualBytes(r.Host, p.Lit(in.A, in.B))
 	case bytecode.OpHostWild:
 		// Replace the request's first label with '*' and compare.
 		i := indexByte(r.Host, '.')
-		return i >= 0 && hostEqualBytes(r.Host[i:], p.Strs[in.A][1:])
+		return i >= 0 && hostEqualBytes(r.Host[i:], p.Lit(in.A+1, in.B-1))
 	case bytecode.OpHostRegexp:
 		return p.Res[in.A].Match(r.Host)
 	case bytecode.OpPath:
-		return string(r.Path) == p.Strs[in.A]
+		return string(r.Path) == p.Lit(in.A, in.B)
 	case bytecode.OpPathPrefix:
-		s := p.Strs[in.A]
+		s := p.Lit(in.A, in.B)
 		return len(r.Path) >= len(s) && string(r.Path[:len(s)]) == s
 	case bytecode.OpPathRegexp:
 		return p.Res[in.A].Match(r.Path)
@@ -58,7 +74,7 @@ func (t *Table) test(in *bytecode.Inst, r *Request) bool {
 		r.buf = appendDecodedPath(r.buf[:0], r.Path)
 		return p.Res[in.A].Match(r.buf)
 	case bytecode.OpMethod:
-		return string(r.Method) == p.Strs[in.A]
+		return string(r.Method) == p.Lit(in.A, in.B)
 	case bytecode.OpHeader, bytecode.OpHeaderRegexp:
 		if r.Header == nil {
 			return false

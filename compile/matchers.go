@@ -109,6 +109,12 @@ func (l *lowerer) argErr(c *syntax.Expr, i int, format string, args ...any) erro
 	return syntax.Errorf(syntax.ErrBadValue, l.rule, c.ArgPos[i], format, args...)
 }
 
+// lit builds a single-string leaf with its literal in the arena.
+func (l *lowerer) lit(op bytecode.Op, s string) *bytecode.Node {
+	off, n := l.b.Lit(s)
+	return leaf(op, off, n)
+}
+
 func leaf(op bytecode.Op, a, b uint32) *bytecode.Node {
 	return &bytecode.Node{Kind: bytecode.Leaf, Op: op, A: a, B: b}
 }
@@ -138,6 +144,9 @@ func isASCII(s string) bool {
 }
 
 func (l *lowerer) compileRegexp(c *syntax.Expr, i int, expr string) (*regexp.Regexp, error) {
+	if re, ok := l.b.CachedRegexp(expr); ok {
+		return re, nil
+	}
 	re, err := regexp.Compile(expr)
 	if err != nil {
 		return nil, l.argErr(c, i, "invalid regexp in %s: %v", c.Name, err)
@@ -159,9 +168,9 @@ func lowerHost(v2 bool) func(*lowerer, *syntax.Expr) (*bytecode.Node, error) {
 			case !v2 && h == "*":
 				ns = append(ns, leaf(bytecode.OpTrue, 0, 0))
 			case !v2 && strings.HasPrefix(h, "*."):
-				ns = append(ns, leaf(bytecode.OpHostWild, l.b.Str(h), 0))
+				ns = append(ns, l.lit(bytecode.OpHostWild, h))
 			default:
-				ns = append(ns, leaf(bytecode.OpHost, l.b.Str(h), 0))
+				ns = append(ns, l.lit(bytecode.OpHost, h))
 			}
 		}
 		return anyOf(ns), nil
@@ -225,7 +234,7 @@ func lowerPath(op bytecode.Op) func(*lowerer, *syntax.Expr) (*bytecode.Node, err
 		if !strings.HasPrefix(p, "/") {
 			return nil, l.argErr(c, 0, "path %q of %s does not start with a '/'", p, c.Name)
 		}
-		return leaf(op, l.b.Str(p), 0), nil
+		return l.lit(op, p), nil
 	}
 }
 
@@ -252,7 +261,7 @@ func evalPathRegexp(ev *evaluator, args []string, r *Request) bool {
 func lowerMethod(l *lowerer, c *syntax.Expr) (*bytecode.Node, error) {
 	var ns []*bytecode.Node
 	for _, m := range c.Args {
-		ns = append(ns, leaf(bytecode.OpMethod, l.b.Str(strings.ToUpper(m)), 0))
+		ns = append(ns, l.lit(bytecode.OpMethod, strings.ToUpper(m)))
 	}
 	return anyOf(ns), nil
 }

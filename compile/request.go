@@ -43,15 +43,22 @@ type Headers interface {
 // front doors that do not have one. Names compare case-insensitively.
 type HeaderList struct {
 	Lines [][2]string
+	vals  [][]byte // Lines' values as bytes, converted once
 	out   [][]byte
 }
 
-// PeekAll implements Headers.
+// PeekAll implements Headers. After its first call it does not allocate.
 func (h *HeaderList) PeekAll(name string) [][]byte {
+	if len(h.vals) != len(h.Lines) {
+		h.vals = h.vals[:0]
+		for _, kv := range h.Lines {
+			h.vals = append(h.vals, []byte(kv[1]))
+		}
+	}
 	h.out = h.out[:0]
-	for _, kv := range h.Lines {
+	for i, kv := range h.Lines {
 		if equalFold(kv[0], name) {
-			h.out = append(h.out, []byte(kv[1]))
+			h.out = append(h.out, h.vals[i])
 		}
 	}
 	return h.out

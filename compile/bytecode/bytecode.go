@@ -26,14 +26,14 @@ type Op uint8
 const (
 	OpFalse        Op = iota // never holds
 	OpTrue                   // always holds
-	OpHost                   // Host equals Strs[A] (Traefik's trailing-dot rules)
-	OpHostWild               // host with its first label replaced by '*' equals Strs[A]
+	OpHost                   // Host equals Lit(A, B) (Traefik's trailing-dot rules)
+	OpHostWild               // host with its first label replaced by '*' equals Lit(A, B)
 	OpHostRegexp             // Res[A] matches the host
-	OpPath                   // routing path equals Strs[A]
-	OpPathPrefix             // routing path starts with Strs[A]
+	OpPath                   // routing path equals Lit(A, B)
+	OpPathPrefix             // routing path starts with Lit(A, B)
 	OpPathRegexp             // Res[A] matches the routing path
 	OpPathDecoded            // Res[A] matches the fully decoded path (v2 templates)
-	OpMethod                 // method equals Strs[A]
+	OpMethod                 // method equals Lit(A, B)
 	OpHeader                 // a line of header Strs[A] equals Strs[B]
 	OpHeaderRegexp           // Res[B] matches a line of header Strs[A]
 	OpQuery                  // a decoded value of query key Strs[A] equals Strs[B]
@@ -71,12 +71,30 @@ type Inst struct {
 
 // Prog is the shared code and constants of a compiled table. It is immutable
 // once built and safe for concurrent use.
+//
+// Operands of single-string predicates (host, path, method) are an offset
+// and a length into Lits, one string for all of them, so that the predicate
+// reads its constant with one memory access. Predicates with two operands
+// (header and query: a key and a value) index Strs.
 type Prog struct {
 	Insts []Inst
+	Lits  string
 	Strs  []string
 	Res   []*regexp.Regexp
 	Nets  []netip.Prefix
 }
+
+// Entry returns the instruction at pc; for the constant programs Accept and
+// Reject it returns an OpTrue instruction that jumps there.
+func (p *Prog) Entry(pc uint32) Inst {
+	if pc == Accept || pc == Reject {
+		return Inst{Op: OpTrue, T: pc, F: pc}
+	}
+	return p.Insts[pc]
+}
+
+// Lit returns the literal at offset a, length b.
+func (p *Prog) Lit(a, b uint32) string { return p.Lits[a : a+b] }
 
 // Node is a predicate tree, the input of Compile. Leaves are Op nodes with
 // their operands already placed in the Prog's pools.
@@ -100,8 +118,34 @@ const (
 // Builder appends programs to a Prog, deduplicating constants.
 type Builder struct {
 	P      Prog
+	lits   strings.Builder
+	litIdx map[string]uint32
 	strIdx map[string]uint32
 	reIdx  map[string]uint32
+}
+
+// Lit returns the offset and length of s in the literal arena, adding it if
+// needed. The arena becomes Prog.Lits when the Prog is finished; until then
+// Prog.Lit does not see it (use Builder.LitString).
+func (b *Builder) Lit(s string) (off, n uint32) {
+	if i, ok := b.litIdx[s]; ok {
+		return i, uint32(len(s))
+	}
+	if b.litIdx == nil {
+		b.litIdx = make(map[string]uint32)
+	}
+	off = uint32(b.lits.Len())
+	b.lits.WriteString(s)
+	b.litIdx[s] = off
+	return off, uint32(len(s))
+}
+
+// LitString returns a literal added with Lit, before or after Finish.
+func (b *Builder) LitString(off, n uint32) string {
+	if b.P.Lits != "" {
+		return b.P.Lits[off : off+n]
+	}
+	return b.lits.String()[off : off+n]
 }
 
 // Str returns the pool index of s, adding it if needed.
@@ -133,11 +177,46 @@ func (b *Builder) Regexp(re *regexp.Regexp) uint32 {
 	return i
 }
 
+// CachedRegexp returns the regexp added earlier for source expr, if any, so
+// that a rule set repeating one pattern compiles it once.
+func (b *Builder) CachedRegexp(expr string) (*regexp.Regexp, bool) {
+	i, ok := b.reIdx[expr]
+	if !ok {
+		return nil, false
+	}
+	return b.P.Res[i], true
+}
+
 // Nets appends prefixes to the pool and returns their start and count.
 func (b *Builder) Nets(p []netip.Prefix) (start, n uint32) {
 	start = uint32(len(b.P.Nets))
 	b.P.Nets = append(b.P.Nets, p...)
 	return start, uint32(len(p))
+}
+
+// Finish returns the finished Prog. The strings are copied into one arena so
+// that programs read constants from a few contiguous pages.
+func (b *Builder) Finish() Prog {
+	n := 0
+	for _, s := range b.P.Strs {
+		n += len(s)
+	}
+	var arena strings.Builder
+	arena.Grow(n)
+	for _, s := range b.P.Strs {
+		arena.WriteString(s)
+	}
+	all := arena.String()
+	off := 0
+	for i, s := range b.P.Strs {
+		b.P.Strs[i] = all[off : off+len(s)]
+		off += len(s)
+	}
+	b.P.Lits = b.lits.String()
+	p := b.P
+	b.P, b.litIdx, b.strIdx, b.reIdx = Prog{}, nil, nil, nil
+	b.lits.Reset()
+	return p
 }
 
 // Compile appends the program for n and returns its entry point. The entry
@@ -228,7 +307,7 @@ func target(pc uint32) string {
 func (p *Prog) operands(in Inst) string {
 	switch in.Op {
 	case OpHost, OpHostWild, OpPath, OpPathPrefix, OpMethod:
-		return fmt.Sprintf("%q", p.Strs[in.A])
+		return fmt.Sprintf("%q", p.Lit(in.A, in.B))
 	case OpHostRegexp, OpPathRegexp, OpPathDecoded:
 		return fmt.Sprintf("/%s/", p.Res[in.A])
 	case OpHeader, OpQuery:

@@ -2,16 +2,25 @@
 // and then by first path segment, and hands them back in priority order.
 //
 // Routes are numbered 0..n-1 in the order they must be tried (descending
-// priority), and every list in the index is sorted by that number, so a
-// lookup is a k-way merge of at most six short lists (exact host, one-label
-// wildcard host, any host; each split by path segment or not). The index is a
-// filter: it may return routes that do not match (their programs decide) but
-// never omits one that does. It knows nothing about rules.
+// priority), and every candidate list is sorted by that number, so a lookup
+// is a k-way merge of at most six short lists (exact host, one-label wildcard
+// host, any host; each split by path segment or not). The index is a filter:
+// it may return routes that do not match (their programs decide, and every
+// indexed route's program re-checks its host and path) but never omits one
+// that does. It knows nothing about rules.
 //
-// The design answers "match cost must not grow with the number of routes":
-// a lookup costs two map probes for the host, at most three for the path
-// segment, and then walks only the candidates of that host and segment.
+// Layout: one open-addressing table of 16-byte slots keyed by 64-bit farm
+// hashes, and one arena of route numbers. Keys are never stored: a hash
+// collision only adds candidates, which the programs reject. A lookup costs
+// one or two slot probes per bucket and touches no pointers, so its cost does
+// not grow with the number of routes (match must stay flat from 1 to 100k).
 package index
+
+import (
+	"slices"
+
+	farm "github.com/dgryski/go-farm"
+)
 
 // HostKeys are the hosts a route can match. Keys are lower-case hosts with
 // trailing dots removed; a wildcard key is the part after "*.".
@@ -32,11 +41,18 @@ type SegKeys struct {
 // path segment. Below it a plain scan of the bucket is cheaper.
 const SplitThreshold = 16
 
+// Distinct seeds keep exact, wildcard and any-host buckets apart.
+const (
+	seedExact uint64 = 0x9e3779b97f4a7c15
+	seedWild  uint64 = 0xc2b2ae3d27d4eb4f
+	anyHash   uint64 = 0x165667b19e3779f9
+)
+
 // Builder collects routes. Add them in priority order (ascending id).
 type Builder struct {
-	exact map[string]*bucketBuilder
-	wild  map[string]*bucketBuilder
-	any   bucketBuilder
+	exact map[string][]entry
+	wild  map[string][]entry
+	any   []entry
 }
 
 type entry struct {
@@ -44,140 +60,243 @@ type entry struct {
 	segs SegKeys
 }
 
-type bucketBuilder struct{ entries []entry }
-
 // Add records route id with its host and segment keys. Ids must increase.
 func (b *Builder) Add(id int32, h HostKeys, s SegKeys) {
 	e := entry{id, s}
 	if h.Any {
-		b.any.entries = append(b.any.entries, e)
+		b.any = append(b.any, e)
 		return
 	}
 	if b.exact == nil {
-		b.exact = map[string]*bucketBuilder{}
-		b.wild = map[string]*bucketBuilder{}
+		b.exact = map[string][]entry{}
+		b.wild = map[string][]entry{}
 	}
-	add := func(m map[string]*bucketBuilder, keys []string) {
-		for i, k := range keys {
-			if containsBefore(keys, i, k) {
-				continue
-			}
-			bb := m[k]
-			if bb == nil {
-				bb = &bucketBuilder{}
-				m[k] = bb
-			}
-			bb.entries = append(bb.entries, e)
+	for i, k := range h.Exact {
+		if !slices.Contains(h.Exact[:i], k) {
+			b.exact[k] = append(b.exact[k], e)
 		}
 	}
-	add(b.exact, h.Exact)
-	add(b.wild, h.Wild)
-}
-
-func containsBefore(s []string, i int, k string) bool {
-	for _, x := range s[:i] {
-		if x == k {
-			return true
+	for i, k := range h.Wild {
+		if !slices.Contains(h.Wild[:i], k) {
+			b.wild[k] = append(b.wild[k], e)
 		}
 	}
-	return false
 }
 
 // Build returns the immutable index.
 func (b *Builder) Build() *Index {
-	x := &Index{
-		exact: make(map[string]*bucket, len(b.exact)),
-		wild:  make(map[string]*bucket, len(b.wild)),
-		any:   b.any.build(),
+	x := &Index{}
+	lists := map[uint64][]int32{} // slot hash -> candidate ids
+	split := map[uint64]bool{}
+	put := func(h uint64, ids []int32) {
+		if h == 0 {
+			h = 1 // 0 marks an empty slot
+		}
+		// Distinct keys with equal hashes share a slot: merge, keep order.
+		lists[h] = mergeSorted(lists[h], ids)
 	}
-	for k, bb := range b.exact {
-		x.exact[k] = bb.build()
+	addBucket := func(h uint64, es []entry) {
+		if len(es) < SplitThreshold {
+			ids := make([]int32, len(es))
+			for i, e := range es {
+				ids[i] = e.id
+			}
+			put(h, ids)
+			return
+		}
+		split[h] = true
+		var rest []int32
+		bySeg := map[string][]int32{}
+		for _, e := range es {
+			if e.segs.Any {
+				rest = append(rest, e.id)
+				continue
+			}
+			for i, s := range e.segs.Segs {
+				if !slices.Contains(e.segs.Segs[:i], s) {
+					bySeg[s] = append(bySeg[s], e.id)
+				}
+			}
+		}
+		put(h, rest)
+		for s, ids := range bySeg {
+			put(segHash(h, farm.Hash64([]byte(s))), ids)
+		}
 	}
-	for k, bb := range b.wild {
-		x.wild[k] = bb.build()
+	for k, es := range b.exact {
+		addBucket(hostHash(k, seedExact), es)
+	}
+	for k, es := range b.wild {
+		addBucket(hostHash(k, seedWild), es)
+	}
+	if len(b.any) > 0 {
+		addBucket(anyHash, b.any)
+		x.hasAny = true
+	}
+	x.hasExact, x.hasWild = len(b.exact) > 0, len(b.wild) > 0
+
+	// Load factor at most 4/5: with 16-byte slots the probes of one
+	// lookup stay within a cache line or two, and the table stays small.
+	size := 16
+	for size*4 < 5*len(lists) {
+		size *= 2
+	}
+	x.slots = make([]slot, size)
+	x.mask = uint64(size - 1)
+	for h, ids := range lists {
+		s := slot{h: h, n: uint32(len(ids))}
+		if split[h] {
+			s.n |= splitBit
+		}
+		if len(ids) == 1 {
+			s.off = uint32(ids[0]) // Fast path: a single candidate lives in the slot.
+		} else {
+			s.off = uint32(len(x.ids))
+			x.ids = append(x.ids, ids...)
+		}
+		i := h & x.mask
+		for x.slots[i].h != 0 {
+			i = (i + 1) & x.mask
+		}
+		x.slots[i] = s
 	}
 	return x
 }
 
-func (bb *bucketBuilder) build() *bucket {
-	if len(bb.entries) == 0 {
-		return nil
+func mergeSorted(a, b []int32) []int32 {
+	if len(a) == 0 {
+		return b
 	}
-	bu := &bucket{}
-	if len(bb.entries) < SplitThreshold {
-		for _, e := range bb.entries {
-			bu.rest = append(bu.rest, e.id)
-		}
-		return bu
-	}
-	bu.bySeg = map[string][]int32{}
-	for _, e := range bb.entries {
-		if e.segs.Any {
-			bu.rest = append(bu.rest, e.id)
-			continue
-		}
-		for i, s := range e.segs.Segs {
-			if !containsBefore(e.segs.Segs, i, s) {
-				bu.bySeg[s] = append(bu.bySeg[s], e.id)
-			}
-		}
-	}
-	return bu
+	out := append(append([]int32{}, a...), b...)
+	slices.Sort(out)
+	return slices.Compact(out)
 }
 
 // Index is immutable and safe for concurrent use.
 type Index struct {
-	exact map[string]*bucket
-	wild  map[string]*bucket
-	any   *bucket
+	slots    []slot
+	mask     uint64
+	ids      []int32
+	hasExact bool
+	hasWild  bool
+	hasAny   bool
 }
 
-type bucket struct {
-	rest  []int32            // routes of any segment (all routes when bySeg is nil)
-	bySeg map[string][]int32 // routes by first path segment; nil for small buckets
+// slot is 16 bytes: four to a cache line.
+type slot struct {
+	h   uint64
+	off uint32 // the only id when the list has one, else its offset in ids
+	n   uint32 // list length, plus splitBit when the bucket has per-segment slots
 }
 
-// Cursor walks the candidates of one lookup in priority order. The zero
-// value is ready for Lookup; it lives on the caller's stack.
+const splitBit = 1 << 31
+
+func hostHash(key string, seed uint64) uint64 {
+	return farm.Hash64WithSeed([]byte(key), seed)
+}
+
+func hostHashBytes(key []byte, seed uint64) uint64 {
+	return farm.Hash64WithSeed(key, seed)
+}
+
+// segHash combines a bucket's hash with a segment's hash.
+func segHash(bucket, seg uint64) uint64 {
+	h := bucket ^ (seg + 0x9e3779b97f4a7c15 + bucket<<6 + bucket>>2)
+	// A final avalanche (from splitmix64) so that linear probing spreads.
+	h ^= h >> 30
+	h *= 0xbf58476d1ce4e5b9
+	h ^= h >> 27
+	h *= 0x94d049bb133111eb
+	return h ^ h>>31
+}
+
+func (x *Index) find(h uint64) *slot {
+	if h == 0 {
+		h = 1
+	}
+	for i := h & x.mask; ; i = (i + 1) & x.mask {
+		s := &x.slots[i]
+		if s.h == h {
+			return s
+		}
+		if s.h == 0 {
+			return nil
+		}
+	}
+}
+
+// Cursor walks the candidates of one lookup in priority order. It lives on
+// the caller's stack; Lookup initialises it. Each list is kept as its head
+// and the rest, so a single candidate needs no backing array.
 type Cursor struct {
-	lists [6][]int32
-	n     int
+	head [6]int32   // current head of each list, -1 once exhausted
+	rest [6][]int32 // the list after its head
+	n    int
 }
 
 // Lookup prepares c with the candidates for a canonical host and a routing
 // path. Runs per request: must not allocate (guarded by compile's tests).
 func (x *Index) Lookup(host, path []byte, c *Cursor) {
 	c.n = 0
-	seg, rooted := firstSegment(path)
-	if len(x.exact) > 0 {
-		if b := x.exact[string(trimDots(host))]; b != nil {
-			c.add(b, seg, rooted)
-		}
+	seg := segment{path: path}
+	if x.hasExact {
+		x.bucket(hostHashBytes(trimDots(host), seedExact), &seg, c)
 	}
-	if len(x.wild) > 0 {
+	if x.hasWild {
 		if i := indexByte(host, '.'); i >= 0 {
-			if b := x.wild[string(trimDots(host[i+1:]))]; b != nil {
-				c.add(b, seg, rooted)
-			}
+			x.bucket(hostHashBytes(trimDots(host[i+1:]), seedWild), &seg, c)
 		}
 	}
-	if x.any != nil {
-		c.add(x.any, seg, rooted)
+	if x.hasAny {
+		x.bucket(anyHash, &seg, c)
 	}
 }
 
-func (c *Cursor) add(b *bucket, seg []byte, rooted bool) {
-	if len(b.rest) > 0 {
-		c.lists[c.n] = b.rest
-		c.n++
+// segment hashes the request's first path segment on first use: only
+// buckets split by segment need it.
+type segment struct {
+	path   []byte
+	h      uint64
+	done   bool
+	rooted bool
+}
+
+func (s *segment) hash() (uint64, bool) {
+	if !s.done {
+		var seg []byte
+		seg, s.rooted = firstSegment(s.path)
+		s.h, s.done = farm.Hash64(seg), true
 	}
-	if b.bySeg != nil && rooted {
-		// Fast path: one map probe narrows a busy host to one segment.
-		if l := b.bySeg[string(seg)]; len(l) > 0 {
-			c.lists[c.n] = l
-			c.n++
+	return s.h, s.rooted
+}
+
+func (x *Index) bucket(h uint64, seg *segment, c *Cursor) {
+	s := x.find(h)
+	if s == nil {
+		return
+	}
+	c.add(x, s)
+	if s.n&splitBit != 0 {
+		// Fast path: one more probe narrows a busy host to one segment.
+		if segH, rooted := seg.hash(); rooted {
+			if t := x.find(segHash(h, segH)); t != nil {
+				c.add(x, t)
+			}
 		}
 	}
+}
+
+func (c *Cursor) add(x *Index, s *slot) {
+	switch s.n &^ splitBit {
+	case 0:
+		return
+	case 1:
+		c.head[c.n], c.rest[c.n] = int32(s.off), nil
+	default:
+		l := x.ids[s.off : s.off+s.n&^splitBit]
+		c.head[c.n], c.rest[c.n] = l[0], l[1:]
+	}
+	c.n++
 }
 
 // Next returns the next candidate id, or -1 when there are none left. A
@@ -185,16 +304,20 @@ func (c *Cursor) add(b *bucket, seg []byte, rooted bool) {
 func (c *Cursor) Next() int32 {
 	best := int32(-1)
 	for i := 0; i < c.n; i++ {
-		if l := c.lists[i]; len(l) > 0 && (best < 0 || l[0] < best) {
-			best = l[0]
+		if h := c.head[i]; h >= 0 && (best < 0 || h < best) {
+			best = h
 		}
 	}
 	if best < 0 {
 		return -1
 	}
 	for i := 0; i < c.n; i++ {
-		if l := c.lists[i]; len(l) > 0 && l[0] == best {
-			c.lists[i] = l[1:]
+		if c.head[i] == best {
+			if r := c.rest[i]; len(r) > 0 {
+				c.head[i], c.rest[i] = r[0], r[1:]
+			} else {
+				c.head[i] = -1
+			}
 		}
 	}
 	return best
@@ -222,8 +345,10 @@ func Segment(lit string, exact bool) (string, bool) {
 		return "", false
 	}
 	rest := lit[1:]
-	if i := indexByteString(rest, '/'); i >= 0 {
-		return rest[:i], true
+	for i := 0; i < len(rest); i++ {
+		if rest[i] == '/' {
+			return rest[:i], true
+		}
 	}
 	return rest, exact
 }
@@ -247,15 +372,6 @@ func trimDots(h []byte) []byte {
 func indexByte(b []byte, c byte) int {
 	for i, x := range b {
 		if x == c {
-			return i
-		}
-	}
-	return -1
-}
-
-func indexByteString(s string, c byte) int {
-	for i := 0; i < len(s); i++ {
-		if s[i] == c {
 			return i
 		}
 	}

@@ -25,11 +25,15 @@ func Parse(rule string) (*Expr, error) {
 	p.next()
 	e := p.parseOr(0)
 	if p.err == nil {
-		// go/parser consumes one automatically inserted semicolon at the end.
+		// go/parser consumes one automatically inserted semicolon at the end;
+		// anything after it means a line break cut the expression short.
 		if p.tok == token.SEMICOLON && p.lit == "\n" {
+			semi := p.off()
 			p.next()
-		}
-		if p.tok != token.EOF {
+			if p.tok != token.EOF && p.err == nil {
+				p.err = Errorf(ErrSyntax, rule, semi, "%s", msgLineBreak)
+			}
+		} else if p.tok != token.EOF {
 			p.unexpected()
 		}
 	}
@@ -62,6 +66,14 @@ func (p *parser) next() {
 
 func (p *parser) off() int { return p.file.Offset(p.pos) }
 
+const msgLineBreak = "unexpected line break (Go ends the expression here; put && or || at the end of the line)"
+
+// atEnd reports whether the rule is exhausted: EOF, or the semicolon Go's
+// scanner inserts at the end of input after a ')' or a literal.
+func (p *parser) atEnd() bool {
+	return p.tok == token.EOF || p.tok == token.SEMICOLON && p.lit == "\n" && p.off() >= len(p.rule)
+}
+
 func (p *parser) fail(code ErrorCode, format string, args ...any) {
 	if p.err == nil {
 		p.err = Errorf(code, p.rule, p.off(), format, args...)
@@ -74,8 +86,10 @@ func (p *parser) fail(code ErrorCode, format string, args ...any) {
 // the rule was expected.
 func (p *parser) unexpected() {
 	switch {
+	case p.atEnd():
+		p.fail(ErrSyntax, "unexpected end of rule")
 	case p.tok == token.SEMICOLON && p.lit == "\n":
-		p.fail(ErrSyntax, "unexpected line break (Go ends the expression here; put && or || at the end of the line)")
+		p.fail(ErrSyntax, "%s", msgLineBreak)
 	case p.tok.IsOperator() && p.tok != token.LPAREN && p.tok != token.RPAREN && p.tok != token.COMMA && p.tok != token.SEMICOLON:
 		p.fail(ErrOperator, "unsupported operator %q (only &&, || and ! are allowed)", p.tok.String())
 	default:
@@ -185,7 +199,7 @@ func (p *parser) parseCall() *Expr {
 	p.next()
 	for p.tok != token.RPAREN {
 		if p.tok != token.STRING {
-			if p.err != nil || p.tok == token.EOF {
+			if p.err != nil || p.atEnd() {
 				p.fail(ErrSyntax, "unexpected end of rule in the arguments of %s", e.Name)
 			} else if p.tok == token.SEMICOLON && p.lit == "\n" {
 				p.fail(ErrSyntax, "unexpected line break in the arguments of %s", e.Name)
@@ -206,11 +220,14 @@ func (p *parser) parseCall() *Expr {
 		case p.tok == token.COMMA:
 			p.next()
 		case p.tok == token.RPAREN:
+		case p.atEnd():
+			p.fail(ErrSyntax, "unexpected end of rule in the arguments of %s", e.Name)
+			return nil
 		case p.tok == token.SEMICOLON && p.lit == "\n":
 			p.fail(ErrSyntax, "missing ',' before line break in the arguments of %s", e.Name)
 			return nil
 		default:
-			if p.err == nil && p.tok != token.EOF {
+			if p.err == nil {
 				p.fail(ErrSyntax, "missing ',' between the arguments of %s, found %s", e.Name, p.describe())
 			} else {
 				p.fail(ErrSyntax, "unexpected end of rule in the arguments of %s", e.Name)
