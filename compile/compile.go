@@ -274,7 +274,16 @@ func hostKeys(p *bytecode.Builder, n *bytecode.Node, neg bool) index.HostKeys {
 	case bytecode.OpHost:
 		return index.HostKeys{Exact: []string{index.TrimDots(p.LitString(n.A, n.B))}}
 	case bytecode.OpHostWild:
-		return index.HostKeys{Wild: []string{index.TrimDots(p.LitString(n.A, n.B)[2:])}}
+		// "*.example.com" is indexed under "example.com". Other expressions
+		// starting with '*' ("*.", "*x") match hosts with no dot or nothing
+		// at all; they stay in the any-host bucket and their program decides.
+		expr := p.LitString(n.A, n.B)
+		if key := index.TrimDots(strings.TrimPrefix(expr, "*.")); strings.HasPrefix(expr, "*.") && key != "" {
+			return index.HostKeys{Wild: []string{key}}
+		}
+		if strings.HasPrefix(expr, "*..") {
+			return index.HostKeys{Wild: []string{""}}
+		}
 	}
 	return any
 }

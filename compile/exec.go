@@ -56,11 +56,9 @@ func (t *Table) test(in *bytecode.Inst, r *Request) bool {
 	p := &t.prog
 	switch in.Op {
 	case bytecode.OpHost:
-		return hostEqualBytes(r.Host, p.Lit(in.A, in.B))
+		return hostMatchBytes(r.Host, p.Lit(in.A, in.B), false)
 	case bytecode.OpHostWild:
-		// Replace the request's first label with '*' and compare.
-		i := indexByte(r.Host, '.')
-		return i >= 0 && hostEqualBytes(r.Host[i:], p.Lit(in.A+1, in.B-1))
+		return hostMatchBytes(r.Host, p.Lit(in.A, in.B), true)
 	case bytecode.OpHostRegexp:
 		return p.Res[in.A].Match(r.Host)
 	case bytecode.OpPath:
@@ -108,15 +106,27 @@ func (t *Table) test(in *bytecode.Inst, r *Request) bool {
 	return false
 }
 
-// hostEqualBytes is hostEqual without conversions.
-func hostEqualBytes(req []byte, h string) bool {
-	n, m := len(req), len(h)
+// hostMatchBytes is hostMatch without conversions or allocation.
+func hostMatchBytes(req []byte, expr string, wild bool) bool {
+	n, m := len(req), len(expr)
 	if n == 0 {
 		return false
 	}
-	return string(req) == h ||
-		m > 0 && h[m-1] == '.' && string(req) == h[:m-1] ||
-		req[n-1] == '.' && string(req[:n-1]) == h
+	return domainMatch(req, expr, wild) ||
+		m > 0 && expr[m-1] == '.' && domainMatch(req, expr[:m-1], wild) ||
+		req[n-1] == '.' && domainMatch(req[:n-1], expr, wild)
+}
+
+// domainMatch compares a domain with a host expression; for a wildcard
+// expression ('*' first) the domain's first label counts as '*'.
+func domainMatch(domain []byte, expr string, wild bool) bool {
+	if !wild || len(expr) == 0 || expr[0] != '*' {
+		return string(domain) == expr
+	}
+	if i := indexByte(domain, '.'); i >= 0 {
+		return string(domain[i:]) == expr[1:]
+	}
+	return expr == "*"
 }
 
 // query decides Query and QueryRegexp: some pair of the decoded query has

@@ -160,16 +160,17 @@ func lowerHost(v2 bool) func(*lowerer, *syntax.Expr) (*bytecode.Node, error) {
 	return func(l *lowerer, c *syntax.Expr) (*bytecode.Node, error) {
 		var ns []*bytecode.Node
 		for i, h := range c.Args {
+			if !v2 && h == "*" {
+				ns = append(ns, leaf(bytecode.OpTrue, 0, 0))
+				continue
+			}
 			if !isASCII(h) {
 				return nil, l.argErr(c, i, "invalid value %q for %s matcher: non-ASCII characters are not allowed (write IDN hosts in punycode)", h, c.Name)
 			}
 			h = strings.ToLower(h)
-			switch {
-			case !v2 && h == "*":
-				ns = append(ns, leaf(bytecode.OpTrue, 0, 0))
-			case !v2 && strings.HasPrefix(h, "*."):
+			if !v2 && strings.HasPrefix(h, "*") {
 				ns = append(ns, l.lit(bytecode.OpHostWild, h))
-			default:
+			} else {
 				ns = append(ns, l.lit(bytecode.OpHost, h))
 			}
 		}
@@ -177,33 +178,32 @@ func lowerHost(v2 bool) func(*lowerer, *syntax.Expr) (*bytecode.Node, error) {
 	}
 }
 
-// hostEqual is Traefik's host comparison: equal, or equal once a trailing
-// dot is dropped from either side.
-func hostEqual(req, h string) bool {
+// hostMatch is Traefik's Host comparison (pkg/muxer/http/matcher.go, v3.7):
+// the expression matches the canonical request host directly, or once a
+// trailing dot is dropped from the expression, or from the request host.
+// wild selects v3's wildcard comparison, in which an expression starting
+// with '*' is compared with the request host whose first label became '*'.
+func hostMatch(req, expr string, wild bool) bool {
 	if req == "" {
 		return false
 	}
-	return req == h ||
-		strings.HasSuffix(h, ".") && req == h[:len(h)-1] ||
-		strings.HasSuffix(req, ".") && req[:len(req)-1] == h
+	match := func(domain, expr string) bool {
+		if wild && strings.HasPrefix(expr, "*") {
+			labels := strings.Split(domain, ".")
+			labels[0] = "*"
+			return expr == strings.Join(labels, ".")
+		}
+		return domain == expr
+	}
+	return match(req, expr) ||
+		strings.HasSuffix(expr, ".") && match(req, expr[:len(expr)-1]) ||
+		strings.HasSuffix(req, ".") && match(req[:len(req)-1], expr)
 }
 
 func evalHost(v2 bool) func(*evaluator, []string, *Request) bool {
 	return func(_ *evaluator, args []string, r *Request) bool {
-		host := string(r.Host)
 		for _, h := range args {
-			h = strings.ToLower(h)
-			if !v2 && h == "*" {
-				return true
-			}
-			if !v2 && strings.HasPrefix(h, "*.") {
-				// One-label wildcard: replace the request's first label.
-				if _, rest, ok := strings.Cut(host, "."); ok && hostEqual("*."+rest, h) {
-					return true
-				}
-				continue
-			}
-			if hostEqual(host, h) {
+			if !v2 && h == "*" || hostMatch(string(r.Host), strings.ToLower(h), !v2) {
 				return true
 			}
 		}

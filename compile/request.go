@@ -85,15 +85,17 @@ func lower(c byte) byte {
 
 // AppendCanonicalHost appends the canonical form of a Host header (or of an
 // absolute-form request target's authority) to dst, as Traefik computes it:
-// the port is split off the way net.SplitHostPort does it, a bare "[v6]"
-// loses its brackets, spaces are trimmed, and the result is lower-cased. An
+// when the host contains ':', the port is split off the way net.SplitHostPort
+// does it, or else a bare "[v6]" loses its brackets; spaces are trimmed, and the result is lower-cased. An
 // address net.SplitHostPort rejects (such as "::1" or "a:b:c") is kept whole.
 // It does not allocate when dst has room.
 func AppendCanonicalHost(dst, host []byte) []byte {
-	if h, ok := splitHost(host); ok {
-		host = h
-	} else if len(host) >= 2 && host[0] == '[' && host[len(host)-1] == ']' {
-		host = host[1 : len(host)-1]
+	if indexByte(host, ':') >= 0 {
+		if h, ok := splitHost(host); ok {
+			host = h
+		} else if host[0] == '[' && host[len(host)-1] == ']' {
+			host = host[1 : len(host)-1]
+		}
 	}
 	host = trimSpace(host)
 	for _, c := range host {

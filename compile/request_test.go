@@ -9,17 +9,15 @@ import (
 	"testing"
 )
 
-// canonicalHostRef is Traefik's requestdecorator: parseHost then
-// CanonicalDomain, plus the bare-[v6] bracket removal of semantics §a.
+// canonicalHostRef is Traefik's requestdecorator (v3.7): parseHost, then
+// CanonicalDomain.
 func canonicalHostRef(h string) string {
 	if strings.Contains(h, ":") {
 		if host, _, err := net.SplitHostPort(h); err == nil {
 			h = host
-		} else if len(h) >= 2 && h[0] == '[' && h[len(h)-1] == ']' {
+		} else if h[0] == '[' && h[len(h)-1] == ']' {
 			h = h[1 : len(h)-1]
 		}
-	} else if len(h) >= 2 && h[0] == '[' && h[len(h)-1] == ']' {
-		h = h[1 : len(h)-1]
 	}
 	return strings.ToLower(strings.TrimSpace(h))
 }
@@ -38,6 +36,7 @@ func TestCanonicalHost(t *testing.T) {
 		"a.test.":            "a.test.",
 		"":                   "",
 		"[a]b:1":             "[a]b:1",
+		"[a]":                "[a]",
 	} {
 		if got := string(AppendCanonicalHost(nil, []byte(in))); got != want {
 			t.Errorf("AppendCanonicalHost(%q) = %q, want %q", in, got, want)

@@ -28,7 +28,7 @@ func (s *src) pick(xs []string) string { return xs[s.n(len(xs))] }
 // encoded characters, dot-segments, repeated query keys, bad escapes.
 var (
 	ruleHosts = []string{"a.test", "b.test", "x.a.test", "A.Test", "a.test.", "*.a.test", "*.test", "*",
-		"10::1", "b.test..", "*.", ".", "test"}
+		"10::1", "b.test..", "*.", ".", "test", "*..", "*x.test", "*.a.test.", "localhost"}
 	rulePaths = []string{"/", "/a", "/a/", "/a/b", "/ab", "/a b", "/a%2Fb", "/é", "/b", "/A"}
 	ruleRes   = []string{"^a", "test$", "(?i)A", "[0-9]+", "^/a", "b", "^$", "%2F", " ", "^/a/?$"}
 	methods   = []string{"GET", "get", "POST", "PUT"}
@@ -143,7 +143,7 @@ func (s *src) routes() []compile.Route {
 
 var (
 	reqHosts = []string{"a.test", "A.TEST:80", "x.a.test", "y.x.a.test", "a.test.", "b.test", "", "[10::1]:8",
-		"10::1", ".a.test", "test", "b.test.", "b.test..", "x.test"}
+		"10::1", ".a.test", "test", "b.test.", "b.test..", "x.test", "localhost", "*.a.test", "a..", "[a]", "x.a.test.."}
 	reqPaths = []string{"/", "/a", "/a/", "/a/b", "/ab", "/a%20b", "/a%2Fb", "/a%2fb", "/a/../b", "//a", "/%C3%A9",
 		"/A", "/a/12", "/a/b/../", "/b/./", "*"}
 	reqQueries = []string{"", "q=1", "q=1;q=a+b", "a%20b=1", "q=%zz&q=1", "q", "q=", "Q=2&q=2", "a%26b=1", "q=%zz"}
