@@ -38,7 +38,7 @@ fuzz:
 	@set -e; for pkg in $$($(GO) list ./fuzz/...); do \
 	  for t in $$($(GO) test -list '^Fuzz' $$pkg | grep '^Fuzz'); do \
 	    echo "== $$pkg $$t"; \
-	    $(GO) test -run='^$$' -timeout=0 -fuzz="^$$t$$" -fuzztime=$(FUZZTIME) $$pkg; \
+	    $(GO) test -run='^$$' -timeout=0 -fuzzminimizetime=100x -fuzz="^$$t$$" -fuzztime=$(FUZZTIME) $$pkg; \
 	  done; \
 	done
 

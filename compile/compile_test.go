@@ -50,7 +50,6 @@ var compileErrorTests = []struct {
 	{"Path(`css`)", V2, syntax.ErrBadValue, `rule:1:6: Path: path "css" does not start with a '/'`},
 	{"Path(`/{id`)", V2, syntax.ErrBadValue, `rule:1:6: Path: unbalanced braces in "/{id"`},
 	{"Path(`/{:[0-9]+}`)", V2, syntax.ErrBadValue, `rule:1:6: Path: missing name or pattern in "{:[0-9]+}"`},
-	{"Path(`/{id:([0-9]+)}`)", V2, syntax.ErrBadValue, `rule:1:6: Path: template "/{id:([0-9]+)}" contains capturing groups; use (?:pattern)`},
 	{"HostRegexp(`{a:(}.com`)", V2, syntax.ErrBadValue, "rule:1:12: HostRegexp: error parsing regexp: missing closing ): `(?i)^(?P<v0>()\\.com$`"},
 	{"Query(`mobile`)", V2, syntax.ErrBadValue, `rule:1:7: Query in syntax v2 takes key=value arguments; ["mobile"] do not split into pairs`},
 	{"Query(`{k}=v`)", V2, syntax.ErrBadValue, `rule:1:7: Query: templates in query keys ("{k}") are not supported by edgeroute`},

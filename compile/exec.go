@@ -68,9 +68,6 @@ func (t *Table) test(in *bytecode.Inst, r *Request) bool {
 		return len(r.Path) >= len(s) && string(r.Path[:len(s)]) == s
 	case bytecode.OpPathRegexp:
 		return p.Res[in.A].Match(r.Path)
-	case bytecode.OpPathDecoded:
-		r.buf = appendDecodedPath(r.buf[:0], r.Path)
-		return p.Res[in.A].Match(r.buf)
 	case bytecode.OpMethod:
 		return string(r.Method) == p.Lit(in.A, in.B)
 	case bytecode.OpHeader, bytecode.OpHeaderRegexp:
@@ -183,19 +180,4 @@ func (t *Table) queryFirst(in *bytecode.Inst, r *Request) bool {
 		}
 		return p.Res[in.B].Match(r.buf)
 	}
-}
-
-// appendDecodedPath decodes every valid %XX of p (see decodePath).
-func appendDecodedPath(dst, p []byte) []byte {
-	for i := 0; i < len(p); i++ {
-		if p[i] == '%' && i+2 < len(p) {
-			if d, ok := unhex2(p[i+1], p[i+2]); ok {
-				dst = append(dst, d)
-				i += 2
-				continue
-			}
-		}
-		dst = append(dst, p[i])
-	}
-	return dst
 }

@@ -219,11 +219,18 @@ func lowerHostRegexp(l *lowerer, c *syntax.Expr) (*bytecode.Node, error) {
 	if err != nil {
 		return nil, err
 	}
+	if re.MatchString("") {
+		// Traefik also tries the regexp on the CNAME-flattened host, which
+		// is empty unless hostResolver.cnameFlattening is on: a regexp that
+		// matches "" therefore matches every request.
+		return leaf(bytecode.OpTrue, 0, 0), nil
+	}
 	return leaf(bytecode.OpHostRegexp, l.b.Regexp(re), 0), nil
 }
 
 func evalHostRegexp(ev *evaluator, args []string, r *Request) bool {
-	return ev.re(args[0]).MatchString(string(r.Host))
+	re := ev.re(args[0])
+	return re.MatchString(string(r.Host)) || re.MatchString("") // "" is the CNAME-flattened host
 }
 
 // --- Path -------------------------------------------------------------------
@@ -340,7 +347,7 @@ func evalHeaderRegexp(ev *evaluator, args []string, r *Request) bool {
 }
 
 // lowerHeadersV2 is gorilla/mux Headers/HeadersRegexp: pairs turned into a
-// map (a repeated key keeps its last value), all of which must hold.
+// map (a key repeated as written keeps its last value), all of which must hold.
 func lowerHeadersV2(isRegexp bool) func(*lowerer, *syntax.Expr) (*bytecode.Node, error) {
 	return func(l *lowerer, c *syntax.Expr) (*bytecode.Node, error) {
 		var ns []*bytecode.Node
@@ -356,12 +363,13 @@ func lowerHeadersV2(isRegexp bool) func(*lowerer, *syntax.Expr) (*bytecode.Node,
 }
 
 // lastPairs returns the index of the key of every key/value pair in args,
-// keeping only the last pair of each canonical key.
+// keeping only the last pair of each key as written (gorilla/mux builds a
+// map of the pairs; "X-A" and "x-a" are two entries, both checked).
 func lastPairs(args []string) []int {
 	last := map[string]int{}
 	var keys []string
 	for i := 0; i+1 < len(args); i += 2 {
-		k := textproto.CanonicalMIMEHeaderKey(args[i])
+		k := args[i]
 		if _, ok := last[k]; !ok {
 			keys = append(keys, k)
 		}
@@ -565,8 +573,8 @@ const (
 
 // templateRegexp converts a gorilla/mux template ("/users/{id:[0-9]+}",
 // "{sub}.example.com", "key={v}") to the regexp gorilla/mux builds for it.
-// Host templates match case-insensitively. Capturing groups inside a
-// template's pattern are an error (gorilla/mux panics on them).
+// Host templates match case-insensitively. (Traefik uses its fork,
+// github.com/containous/mux, which allows capturing groups in patterns.)
 func templateRegexp(tpl string, kind tplKind) (*regexp.Regexp, error) {
 	if (kind == tplPath || kind == tplPrefix) && !strings.HasPrefix(tpl, "/") {
 		return nil, fmt.Errorf("path %q does not start with a '/'", tpl)
@@ -609,14 +617,7 @@ func templateRegexp(tpl string, kind tplKind) (*regexp.Regexp, error) {
 	if kind != tplPrefix {
 		b.WriteByte('$')
 	}
-	re, err := regexp.Compile(b.String())
-	if err != nil {
-		return nil, err
-	}
-	if re.NumSubexp() != len(idxs)/2 {
-		return nil, fmt.Errorf("template %q contains capturing groups; use (?:pattern)", tpl)
-	}
-	return re, nil
+	return regexp.Compile(b.String())
 }
 
 func braceIndices(s string) ([]int, error) {
@@ -643,7 +644,7 @@ func braceIndices(s string) ([]int, error) {
 }
 
 func lowerTemplates(kind tplKind) func(*lowerer, *syntax.Expr) (*bytecode.Node, error) {
-	op := bytecode.OpPathDecoded
+	op := bytecode.OpPathRegexp // the fork matches v2 paths on the routing path
 	if kind == tplHost {
 		op = bytecode.OpHostRegexp
 	}
@@ -667,7 +668,7 @@ func evalTemplates(kind tplKind) func(*evaluator, []string, *Request) bool {
 	return func(_ *evaluator, args []string, r *Request) bool {
 		subject := string(r.Host)
 		if kind != tplHost {
-			subject = decodePath(string(r.Path))
+			subject = string(r.Path)
 		}
 		for _, a := range args {
 			if re, err := templateRegexp(a, kind); err == nil && re.MatchString(subject) {
@@ -676,21 +677,4 @@ func evalTemplates(kind tplKind) func(*evaluator, []string, *Request) bool {
 		}
 		return false
 	}
-}
-
-// decodePath decodes every valid %XX of a routing path, giving the decoded
-// URL.Path that v2 matchers (gorilla/mux) saw. Invalid escapes stay as they are.
-func decodePath(p string) string {
-	var b strings.Builder
-	for i := 0; i < len(p); i++ {
-		if p[i] == '%' && i+2 < len(p) {
-			if d, ok := unhex2(p[i+1], p[i+2]); ok {
-				b.WriteByte(d)
-				i += 2
-				continue
-			}
-		}
-		b.WriteByte(p[i])
-	}
-	return b.String()
 }

@@ -95,6 +95,8 @@ var v3Cases = []matchCase{
 	{"HostRegexp(`example`)", "GET /", []string{"Host: www.example.org:81"}, true},
 	{"HostRegexp(`{sub:[a-z]+}.example.com`)", "GET /", []string{"Host: a.example.com"}, false},
 	{"HostRegexp(`:81`)", "GET /", []string{"Host: example.org:81"}, false},
+	{"HostRegexp(`^$`)", "GET /", []string{"Host: example.org"}, true}, // matches the empty CNAME-flattened host
+	{"HostRegexp(`^(www\\.)?$`)", "GET /", []string{"Host: example.org"}, true},
 	// Path and PathPrefix on the routing path.
 	{"Path(`/css`)", "GET /css", nil, true},
 	{"Path(`/css`)", "GET /css/", nil, false},
@@ -188,7 +190,10 @@ var v2Cases = []matchCase{
 	{"Path(`/users/{id:[0-9]+}`)", "GET /users/42/x", nil, false},
 	{"Path(`/users/{id}`)", "GET /users/42", nil, true},
 	{"Path(`/a`, `/b`)", "GET /b", nil, true},
-	{"Path(`/foo/bar`)", "GET /foo%2Fbar", nil, true},
+	{"Path(`/foo/bar`)", "GET /foo%2Fbar", nil, false}, // v2 paths see the routing path too
+	{"Path(`/foo bar`)", "GET /foo%20bar", nil, true},
+	{"Path(`/users/{id:([0-9]+)}`)", "GET /users/7", nil, true},
+	{"Headers(`X-Env`, `prod`, `x-env`, `dev`)", "GET /", []string{"X-Env: prod", "X-Env: dev"}, true},
 	{"PathPrefix(`/css{path:(?:/.*)?}`)", "GET /css/site.css", nil, true},
 	{"PathPrefix(`/api`)", "GET /apix", nil, true},
 	{"Method(`GET`, `post`)", "POST /", nil, true},

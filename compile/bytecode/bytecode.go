@@ -32,7 +32,6 @@ const (
 	OpPath                   // routing path equals Lit(A, B)
 	OpPathPrefix             // routing path starts with Lit(A, B)
 	OpPathRegexp             // Res[A] matches the routing path
-	OpPathDecoded            // Res[A] matches the fully decoded path (v2 templates)
 	OpMethod                 // method equals Lit(A, B)
 	OpHeader                 // a line of header Strs[A] equals Strs[B]
 	OpHeaderRegexp           // Res[B] matches a line of header Strs[A]
@@ -45,7 +44,7 @@ const (
 
 var opNames = [numOps]string{
 	"false", "true", "host", "host_wild", "host_regexp", "path", "path_prefix", "path_regexp",
-	"path_decoded", "method", "header", "header_regexp", "query", "query_regexp", "query_first", "client_ip",
+	"method", "header", "header_regexp", "query", "query_regexp", "query_first", "client_ip",
 }
 
 func (op Op) String() string {
@@ -308,7 +307,7 @@ func (p *Prog) operands(in Inst) string {
 	switch in.Op {
 	case OpHost, OpHostWild, OpPath, OpPathPrefix, OpMethod:
 		return fmt.Sprintf("%q", p.Lit(in.A, in.B))
-	case OpHostRegexp, OpPathRegexp, OpPathDecoded:
+	case OpHostRegexp, OpPathRegexp:
 		return fmt.Sprintf("/%s/", p.Res[in.A])
 	case OpHeader, OpQuery:
 		return fmt.Sprintf("%q %q", p.Strs[in.A], p.Strs[in.B])
