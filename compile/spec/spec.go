@@ -1,0 +1,120 @@
+// Package spec is the desired state that the control plane hands to the data
+// plane: routers, services and the endpoints behind them, as plain values with
+// no Kubernetes types. k8swatch produces it from manifests or a live cluster;
+// engine builds a runtime from it. Every item carries a Ref to the object it
+// came from, so that any problem can be traced back to a file or an object.
+package spec
+
+import (
+	"fmt"
+	"time"
+)
+
+// Snapshot is one complete configuration.
+type Snapshot struct {
+	Routers  []Router
+	Services map[string]*Service // by service name (e.g. "default-whoami-80")
+	// Endpoints holds the servers of every Kubernetes Service port that a
+	// load balancer refers to, by EndpointsKey. It changes far more often
+	// than the rest; the engine swaps it in without recompiling routes.
+	Endpoints map[string][]Server
+	Problems  []Problem
+}
+
+// Router is one HTTP router, as Traefik names and builds it.
+type Router struct {
+	Name        string // e.g. "default-test-route-6b204d94623b3df4370c@kubernetescrd"
+	Ref         Ref
+	EntryPoints []string // empty: the default entry points
+	Rule        string
+	Priority    int64
+	Syntax      string // "v2" or "" (v3)
+	Service     string // name in Snapshot.Services
+	Middlewares []string
+	TLS         *RouterTLS
+}
+
+// RouterTLS is a router's tls section; present (even empty) means HTTPS only.
+type RouterTLS struct {
+	Options      string
+	CertResolver string
+}
+
+// Service is a servers load balancer or a weighted set of other services.
+type Service struct {
+	Name         string
+	Ref          Ref
+	LoadBalancer *LoadBalancer
+	Weighted     *Weighted
+}
+
+// LoadBalancer balances over the servers of one Kubernetes Service port.
+type LoadBalancer struct {
+	// EndpointsKey names the server list in Snapshot.Endpoints.
+	EndpointsKey   string
+	Strategy       string // "wrr" or "p2c"
+	PassHostHeader bool
+	FlushInterval  time.Duration // negative: flush after every write
+	Sticky         *Cookie
+}
+
+// Server is one backend address.
+type Server struct {
+	URL string // scheme://host:port
+	// Fenced servers are terminating but still serving: they keep their
+	// sticky sessions and get no new traffic.
+	Fenced bool
+}
+
+// Weighted balances over other services by weight (Traefik's EDF WRR).
+type Weighted struct {
+	Services []WeightedService
+	Sticky   *Cookie
+}
+
+// WeightedService is one child of a Weighted service.
+type WeightedService struct {
+	Name   string
+	Weight int
+}
+
+// Cookie is a sticky-session cookie definition.
+type Cookie struct {
+	Name     string
+	Secure   bool
+	HTTPOnly bool
+	SameSite string
+	MaxAge   int
+	Path     string
+	Domain   string
+}
+
+// Ref locates the object an item came from.
+type Ref struct {
+	Kind      string
+	Namespace string
+	Name      string
+	File      string // for manifests
+	Line      int
+	Route     int // 1-based index in spec.routes; 0 when not about a route
+}
+
+func (r Ref) String() string {
+	s := r.Kind + " " + r.Namespace + "/" + r.Name
+	if r.Route > 0 {
+		s += fmt.Sprintf(" routes[%d]", r.Route-1)
+	}
+	if r.File != "" {
+		s = fmt.Sprintf("%s:%d: %s", r.File, r.Line, s)
+	}
+	return s
+}
+
+// Problem is something in the configuration that was rejected or ignored.
+// The rest of the configuration still applies.
+type Problem struct {
+	Ref Ref
+	Err error
+}
+
+func (p Problem) Error() string { return p.Ref.String() + ": " + p.Err.Error() }

@@ -1,0 +1,152 @@
+package engine
+
+import (
+	"context"
+	"fmt"
+	"io"
+	"log/slog"
+	"net"
+	"net/http"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/edgeroute/edgeroute/compile/spec"
+)
+
+// backend is a real HTTP server on loopback that echoes what it received.
+func backend(t *testing.T, name string) string {
+	t.Helper()
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	srv := &http.Server{Handler: http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		w.Header().Set("X-Backend", name)
+		fmt.Fprintf(w, "%s %s %s host=%s xff=%s xfh=%s xfp=%s xri=%s conn=%q keep=%q",
+			name, r.Method, r.RequestURI, r.Host, r.Header.Get("X-Forwarded-For"), r.Header.Get("X-Forwarded-Host"),
+			r.Header.Get("X-Forwarded-Proto"), r.Header.Get("X-Real-Ip"), r.Header.Get("Connection"), r.Header.Get("X-Secret"))
+	})}
+	go srv.Serve(ln)
+	t.Cleanup(func() { srv.Close() })
+	return "http://" + ln.Addr().String()
+}
+
+func startServer(t *testing.T, snap *spec.Snapshot, args ...string) (*Server, string) {
+	t.Helper()
+	static, err := ParseStatic(append([]string{"--entryPoints.web.address=127.0.0.1:0"}, args...))
+	if err != nil {
+		t.Fatal(err)
+	}
+	s := NewServer(static, slog.New(slog.NewTextHandler(io.Discard, nil)))
+	if probs := s.Apply(snap); len(probs) > 0 {
+		t.Fatalf("Apply: %v", probs)
+	}
+	if err := s.Listen(); err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan error, 1)
+	go func() { done <- s.Serve(ctx) }()
+	t.Cleanup(func() {
+		cancel()
+		select {
+		case <-done:
+		case <-time.After(15 * time.Second):
+			t.Error("server did not stop")
+		}
+	})
+	return s, "http://" + s.Addr("web")
+}
+
+func lbSnap(routers []spec.Router, backends map[string]string) *spec.Snapshot {
+	snap := &spec.Snapshot{Routers: routers, Services: map[string]*spec.Service{}, Endpoints: map[string][]spec.Server{}}
+	for name, url := range backends {
+		snap.Services[name] = &spec.Service{Name: name, LoadBalancer: &spec.LoadBalancer{EndpointsKey: name, PassHostHeader: true, Strategy: "wrr"}}
+		snap.Endpoints[name] = []spec.Server{{URL: url}}
+	}
+	return snap
+}
+
+func get(t *testing.T, url, host string, hdr ...string) (int, string) {
+	t.Helper()
+	req, _ := http.NewRequest("GET", url, nil)
+	if host != "" {
+		req.Host = host
+	}
+	for _, h := range hdr {
+		k, v, _ := strings.Cut(h, ": ")
+		req.Header.Add(k, v)
+	}
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	b, _ := io.ReadAll(resp.Body)
+	return resp.StatusCode, string(b)
+}
+
+func TestRouteAndForward(t *testing.T) {
+	a, b := backend(t, "a"), backend(t, "b")
+	snap := lbSnap([]spec.Router{
+		{Name: "api", Rule: "Host(`a.test`) && PathPrefix(`/api`)", Service: "svc-a"},
+		{Name: "site", Rule: "Host(`a.test`)", Service: "svc-b"},
+		{Name: "hdr", Rule: "Header(`X-Forwarded-Proto`, `http`) && Host(`h.test`)", Service: "svc-a"},
+	}, map[string]string{"svc-a": a, "svc-b": b})
+	_, base := startServer(t, snap)
+
+	code, body := get(t, base+"/api/x?q=1;r=2", "a.test")
+	if code != 200 || !strings.HasPrefix(body, "a GET /api/x?q=1&r=2 host=a.test ") {
+		t.Errorf("api: %d %q", code, body)
+	}
+	if !strings.Contains(body, "xff=127.0.0.1 ") || !strings.Contains(body, "xfh=a.test ") || !strings.Contains(body, "xfp=http ") || !strings.Contains(body, "xri=127.0.0.1 ") {
+		t.Errorf("forwarded headers: %q", body)
+	}
+	if code, body = get(t, base+"/other", "A.TEST:80"); code != 200 || !strings.HasPrefix(body, "b ") {
+		t.Errorf("site: %d %q", code, body)
+	}
+	if code, body = get(t, base+"/public/%2e%2e/api/y", "a.test"); code != 200 || !strings.HasPrefix(body, "a GET /api/y ") {
+		t.Errorf("sanitised path: %d %q", code, body)
+	}
+	if code, body = get(t, base+"/", "nope.test"); code != 404 || body != "404 page not found\n" {
+		t.Errorf("404: %d %q", code, body)
+	}
+	// Forwarded headers are set before routing: Header() sees them.
+	if code, body = get(t, base+"/", "h.test"); code != 200 || !strings.HasPrefix(body, "a ") {
+		t.Errorf("header route: %d %q", code, body)
+	}
+	// Untrusted X-Forwarded-For is dropped, then the client appended.
+	if _, body = get(t, base+"/", "a.test", "X-Forwarded-For: 6.6.6.6", "X-Real-Ip: 6.6.6.6"); !strings.Contains(body, "xff=127.0.0.1 ") || !strings.Contains(body, "xri=127.0.0.1 ") {
+		t.Errorf("untrusted xff: %q", body)
+	}
+	// Hop-by-hop: a header named in Connection is not forwarded.
+	if _, body = get(t, base+"/", "a.test", "Connection: X-Secret", "X-Secret: s"); !strings.Contains(body, `keep=""`) {
+		t.Errorf("connection-listed header forwarded: %q", body)
+	}
+}
+
+func TestTrustedForwardedHeaders(t *testing.T) {
+	a := backend(t, "a")
+	snap := lbSnap([]spec.Router{{Name: "r", Rule: "PathPrefix(`/`)", Service: "s"}}, map[string]string{"s": a})
+	_, base := startServer(t, snap, "--entryPoints.web.forwardedHeaders.trustedIPs=127.0.0.1/32")
+	if _, body := get(t, base+"/", "a.test", "X-Forwarded-For: 6.6.6.6", "X-Forwarded-Proto: https"); !strings.Contains(body, "xff=6.6.6.6, 127.0.0.1 ") || !strings.Contains(body, "xfp=https ") {
+		t.Errorf("trusted xff: %q", body)
+	}
+}
+
+func TestUpstreamErrors(t *testing.T) {
+	ln, _ := net.Listen("tcp", "127.0.0.1:0")
+	dead := "http://" + ln.Addr().String()
+	ln.Close()
+	snap := lbSnap([]spec.Router{{Name: "r", Rule: "PathPrefix(`/`)", Service: "s"}}, map[string]string{"s": dead})
+	snap.Services["empty"] = &spec.Service{Name: "empty", LoadBalancer: &spec.LoadBalancer{EndpointsKey: "none"}}
+	snap.Routers = append(snap.Routers, spec.Router{Name: "e", Rule: "PathPrefix(`/empty`)", Service: "empty"})
+	_, base := startServer(t, snap)
+	if code, body := get(t, base+"/", ""); code != 502 || body != "Bad Gateway" {
+		t.Errorf("refused: %d %q", code, body)
+	}
+	if code, body := get(t, base+"/empty", ""); code != 503 || body != "no available server\n" {
+		t.Errorf("no servers: %d %q", code, body)
+	}
+}

@@ -1,0 +1,291 @@
+// Runs per request: must not allocate (guarded by TestServeAllocs).
+
+package engine
+
+import (
+	"errors"
+	"io"
+	"net"
+	"net/netip"
+	"strconv"
+
+	"github.com/valyala/fasthttp"
+)
+
+// Headers the entry point manages (semantics §i). From an untrusted client
+// they are removed, in any spelling, before routing.
+var managedHeaders = []string{
+	"X-Forwarded-Proto", "X-Forwarded-For", "X-Forwarded-Host", "X-Forwarded-Port",
+	"X-Forwarded-Server", "X-Forwarded-Uri", "X-Forwarded-Method", "X-Forwarded-Prefix",
+	"X-Forwarded-Scheme", "X-Forwarded-Tls-Client-Cert", "X-Forwarded-Tls-Client-Cert-Info",
+	"X-Scheme", "X-Real-Ip",
+}
+
+// hopHeaders are removed before forwarding, in both directions
+// (net/http/httputil's list, which Traefik's proxy applies).
+var hopHeaders = []string{
+	"Keep-Alive", "Proxy-Connection", "Proxy-Authenticate", "Proxy-Authorization", "Te", "Trailer", "Upgrade",
+}
+
+// prepareForward applies the entry point's forwarded-header handling. In
+// Traefik it runs before routing, so Header matchers see its result; call
+// it before Match.
+func prepareForward(ctx *fasthttp.RequestCtx, st *reqState, ep *listener) {
+	h := &ctx.Request.Header
+	if !ep.trusts(st.creq.ClientIP) {
+		for _, k := range managedHeaders {
+			h.Del(k)
+		}
+		delUnderscoreVariants(h, st)
+	}
+	removeConnectionListed(h, st)
+
+	ip := st.creq.ClientIP
+	if len(h.Peek("X-Real-Ip")) == 0 && ip.IsValid() {
+		st.tmp = ip.WithZone("").AppendTo(st.tmp[:0])
+		h.SetBytesV("X-Real-Ip", st.tmp)
+	}
+	if len(h.Peek("X-Forwarded-Proto")) == 0 {
+		proto := "http"
+		if isWebSocket(h) {
+			proto = "ws"
+		}
+		h.Set("X-Forwarded-Proto", proto)
+	}
+	if len(h.Peek("X-Forwarded-Port")) == 0 {
+		st.tmp = appendPort(st.tmp[:0], h.Host())
+		h.SetBytesV("X-Forwarded-Port", st.tmp)
+	}
+	if len(h.Peek("X-Forwarded-Host")) == 0 {
+		h.SetBytesV("X-Forwarded-Host", h.Host())
+	}
+	h.Set("X-Forwarded-Server", hostname)
+}
+
+// appendPort is Traefik's X-Forwarded-Port: the port of the Host header,
+// else 80 (443 arrives with TLS).
+func appendPort(dst, host []byte) []byte {
+	if i := lastIndexByte(host, ':'); i >= 0 && lastIndexByte(host, ']') < i {
+		return append(dst, host[i+1:]...)
+	}
+	return append(dst, "80"...)
+}
+
+func isWebSocket(h *fasthttp.RequestHeader) bool {
+	return h.ConnectionUpgrade() && equalFoldBytes(h.Peek("Upgrade"), "websocket")
+}
+
+func equalFoldBytes(b []byte, s string) bool {
+	if len(b) != len(s) {
+		return false
+	}
+	for i := range b {
+		c := b[i]
+		if 'A' <= c && c <= 'Z' {
+			c += 'a' - 'A'
+		}
+		if c != s[i] {
+			return false
+		}
+	}
+	return true
+}
+
+// delUnderscoreVariants removes managed headers spelled with '_' (such as
+// X_Forwarded_For), which some backends treat as their '-' form.
+func delUnderscoreVariants(h *fasthttp.RequestHeader, st *reqState) {
+	st.tmp = st.tmp[:0]
+	var n int
+	for k := range h.All() {
+		if indexByte(k, '_') < 0 {
+			continue
+		}
+		for _, m := range managedHeaders {
+			if equalUnderscoreFold(k, m) {
+				st.tmp = append(append(st.tmp, k...), 0)
+				n++
+				break
+			}
+		}
+	}
+	for ; n > 0; n-- {
+		i := indexByte(st.tmp, 0)
+		h.DelBytes(st.tmp[:i])
+		st.tmp = st.tmp[i+1:]
+	}
+}
+
+func equalUnderscoreFold(k []byte, m string) bool {
+	if len(k) != len(m) {
+		return false
+	}
+	for i := range k {
+		a, b := k[i], m[i]
+		if a == '_' {
+			a = '-'
+		}
+		if 'A' <= a && a <= 'Z' {
+			a += 'a' - 'A'
+		}
+		if 'A' <= b && b <= 'Z' {
+			b += 'a' - 'A'
+		}
+		if a != b {
+			return false
+		}
+	}
+	return true
+}
+
+// removeConnectionListed deletes the headers the client named in its
+// Connection header (they are hop-by-hop), except the managed X- headers.
+func removeConnectionListed(h *fasthttp.RequestHeader, st *reqState) {
+	conn := h.Peek("Connection")
+	if len(conn) == 0 {
+		return
+	}
+	st.tmp = append(st.tmp[:0], conn...)
+	for tok := range splitComma(st.tmp) {
+		if len(tok) == 0 || equalFoldBytes(tok, "close") || equalFoldBytes(tok, "keep-alive") || equalFoldBytes(tok, "upgrade") {
+			continue
+		}
+		managed := false
+		for _, m := range managedHeaders {
+			if equalUnderscoreFold(tok, m) {
+				managed = true
+			}
+		}
+		if !managed {
+			h.DelBytes(tok)
+		}
+	}
+}
+
+// splitComma yields the trimmed comma-separated tokens of b.
+func splitComma(b []byte) func(func([]byte) bool) {
+	return func(yield func([]byte) bool) {
+		for len(b) > 0 {
+			i := indexByte(b, ',')
+			tok := b
+			if i >= 0 {
+				tok, b = b[:i], b[i+1:]
+			} else {
+				b = nil
+			}
+			for len(tok) > 0 && (tok[0] == ' ' || tok[0] == '\t') {
+				tok = tok[1:]
+			}
+			for len(tok) > 0 && (tok[len(tok)-1] == ' ' || tok[len(tok)-1] == '\t') {
+				tok = tok[:len(tok)-1]
+			}
+			if !yield(tok) {
+				return
+			}
+		}
+	}
+}
+
+// forward sends the request to u and leaves the answer in ctx.Response,
+// streaming its body. passHost keeps the client's Host header.
+func forward(ctx *fasthttp.RequestCtx, st *reqState, u *upstream, passHost bool) error {
+	req := &ctx.Request
+	h := &req.Header
+
+	// The forwarded URI is the normalised, sanitised escaped path, and the
+	// query with ';' turned into '&' (Traefik's AllowQuerySemicolons).
+	st.uri = st.uri[:0]
+	if len(st.esc) == 0 || st.esc[0] != '/' {
+		st.uri = append(st.uri, '/')
+	}
+	st.uri = append(st.uri, st.esc...)
+	if q := st.creq.Query; len(q) > 0 || indexByte(h.RequestURI(), '?') >= 0 {
+		st.uri = append(st.uri, '?')
+		for _, c := range q {
+			if c == ';' {
+				c = '&'
+			}
+			st.uri = append(st.uri, c)
+		}
+	}
+	if authority, _, ok := splitAbsolute(h.RequestURI()); ok && len(authority) > 0 {
+		h.SetHostBytes(authority) // Go's req.Host is the absolute target's authority
+	}
+	req.SetRequestURIBytes(st.uri)
+	if !passHost {
+		h.SetHost(u.hostPort)
+	}
+
+	// X-Forwarded-For: the client IP appended to what is there.
+	if ip := st.creq.ClientIP; ip.IsValid() {
+		st.tmp = st.tmp[:0]
+		for i, v := range h.PeekAll("X-Forwarded-For") {
+			if i > 0 {
+				st.tmp = append(st.tmp, ", "...)
+			}
+			st.tmp = append(st.tmp, v...)
+		}
+		if len(st.tmp) > 0 {
+			st.tmp = append(st.tmp, ", "...)
+		}
+		st.tmp = ip.WithZone("").AppendTo(st.tmp)
+		h.SetBytesV("X-Forwarded-For", st.tmp)
+	}
+	upgrade := isWebSocket(h)
+	for _, k := range hopHeaders {
+		if upgrade && k == "Upgrade" {
+			continue
+		}
+		h.Del(k)
+	}
+	if te := h.Peek("Te"); len(te) > 0 && !equalFoldBytes(te, "trailers") {
+		h.Del("Te")
+	}
+
+	err := u.hc.Do(req, &ctx.Response)
+	if err != nil {
+		return err
+	}
+	rh := &ctx.Response.Header
+	for _, k := range hopHeaders {
+		rh.Del(k)
+	}
+	return nil
+}
+
+// errorStatus maps an upstream error to Traefik's status (semantics §c):
+// timeouts 504, other network errors and EOF 502, anything else 500.
+func errorStatus(err error) int {
+	var ne net.Error
+	switch {
+	case errors.Is(err, fasthttp.ErrTimeout), errors.Is(err, fasthttp.ErrDialTimeout),
+		errors.As(err, &ne) && ne.Timeout():
+		return fasthttp.StatusGatewayTimeout
+	case errors.As(err, &ne), errors.Is(err, io.EOF), errors.Is(err, io.ErrUnexpectedEOF),
+		errors.Is(err, fasthttp.ErrConnectionClosed), errors.Is(err, fasthttp.ErrNoFreeConns):
+		return fasthttp.StatusBadGateway
+	}
+	return fasthttp.StatusInternalServerError
+}
+
+// writeError answers with the bare status text, as Traefik's proxy does.
+func writeError(ctx *fasthttp.RequestCtx, status int) {
+	ctx.Response.Reset()
+	ctx.SetStatusCode(status)
+	ctx.Response.Header.SetContentType(textPlain)
+	ctx.SetBodyString(fasthttp.StatusMessage(status))
+}
+
+// trusts reports whether forwarded headers from ip are kept.
+func (l *listener) trusts(ip netip.Addr) bool {
+	if l.cfg.ForwardedHeaders.Insecure {
+		return true
+	}
+	for _, p := range l.trusted {
+		if p.Contains(ip) {
+			return true
+		}
+	}
+	return false
+}
+
+var _ = strconv.Itoa

@@ -1,0 +1,248 @@
+package engine
+
+import (
+	"crypto/tls"
+	"fmt"
+	"net"
+	"net/url"
+	"slices"
+	"sync"
+	"time"
+
+	"github.com/valyala/fasthttp"
+
+	"github.com/edgeroute/edgeroute/compile"
+	"github.com/edgeroute/edgeroute/compile/spec"
+)
+
+// Runtime is one immutable build of a snapshot: per entry point a compiled
+// table and its routers, and the services they lead to. It is safe for
+// concurrent use; a new configuration builds a new Runtime.
+type Runtime struct {
+	entry    map[string]*entryRuntime
+	snapshot *spec.Snapshot
+}
+
+type entryRuntime struct {
+	table   *compile.Table
+	routers []*routerRuntime // by index in the table's input
+}
+
+type routerRuntime struct {
+	r       *spec.Router
+	service service
+}
+
+// service handles a routed request.
+type service interface {
+	serve(ctx *fasthttp.RequestCtx, st *reqState)
+}
+
+func emptyRuntime() *Runtime {
+	return &Runtime{entry: map[string]*entryRuntime{}, snapshot: &spec.Snapshot{}}
+}
+
+// Snapshot returns the configuration this runtime was built from.
+func (rt *Runtime) Snapshot() *spec.Snapshot { return rt.snapshot }
+
+// Table returns the compiled table of an entry point and its routers, in
+// the table's input order (for explain).
+func (rt *Runtime) Table(entryPoint string) (*compile.Table, []*spec.Router) {
+	e := rt.entry[entryPoint]
+	if e == nil {
+		return nil, nil
+	}
+	rs := make([]*spec.Router, len(e.routers))
+	for i, r := range e.routers {
+		rs[i] = r.r
+	}
+	return e.table, rs
+}
+
+// Apply builds a runtime from snap and swaps it in. It returns the problems
+// found while building (bad rules, unknown services); the routers concerned
+// are left out and everything else serves.
+func (s *Server) Apply(snap *spec.Snapshot) []spec.Problem {
+	rt, problems := Build(s.static, snap, s.ups)
+	s.rt.Store(rt)
+	s.ups.sweep(rt)
+	return problems
+}
+
+// Runtime returns the runtime in service.
+func (s *Server) Runtime() *Runtime { return s.rt.Load() }
+
+// Build compiles a snapshot for the entry points of static. Upstream
+// connection pools are taken from ups, so that they survive reloads.
+func Build(static *Static, snap *spec.Snapshot, ups *upstreams) (*Runtime, []spec.Problem) {
+	rt := &Runtime{entry: map[string]*entryRuntime{}, snapshot: snap}
+	var problems []spec.Problem
+	services := map[string]service{}
+	var buildService func(name string, depth int) (service, error)
+	buildService = func(name string, depth int) (service, error) {
+		if sv, ok := services[name]; ok {
+			return sv, nil
+		}
+		if depth > 16 {
+			return nil, fmt.Errorf("service %s: services nested too deeply (a cycle?)", name)
+		}
+		def := snap.Services[name]
+		if def == nil {
+			return nil, fmt.Errorf("service %s does not exist", name)
+		}
+		var sv service
+		switch {
+		case def.LoadBalancer != nil:
+			sv = newLBService(def, snap.Endpoints[def.LoadBalancer.EndpointsKey], ups)
+		case def.Weighted != nil:
+			w := &weightedService{}
+			for _, c := range def.Weighted.Services {
+				child, err := buildService(c.Name, depth+1)
+				if err != nil {
+					return nil, err
+				}
+				if c.Weight > 0 {
+					w.children = append(w.children, weighted{child, c.Weight})
+				}
+			}
+			w.init()
+			sv = w
+		default:
+			return nil, fmt.Errorf("service %s has no load balancer", name)
+		}
+		services[name] = sv
+		return sv, nil
+	}
+
+	defaults := defaultEntryPoints(static)
+	for name := range static.EntryPoints {
+		var routes []compile.Route
+		var routers []*routerRuntime
+		for i := range snap.Routers {
+			r := &snap.Routers[i]
+			eps := r.EntryPoints
+			if len(eps) == 0 {
+				eps = defaults
+			}
+			if !slices.Contains(eps, name) || r.TLS != nil {
+				continue // TLS routers serve on TLS entry points only (not built yet)
+			}
+			sv, err := buildService(r.Service, 0)
+			if err != nil {
+				problems = append(problems, spec.Problem{Ref: r.Ref, Err: fmt.Errorf("router %s: %w", r.Name, err)})
+				continue
+			}
+			routes = append(routes, compile.Route{Name: r.Name, Rule: r.Rule, Priority: r.Priority, Syntax: compile.ParseSyntax(r.Syntax)})
+			routers = append(routers, &routerRuntime{r: r, service: sv})
+		}
+		table, probs := compile.Compile(routes)
+		for _, p := range probs {
+			problems = append(problems, spec.Problem{Ref: routers[p.Index].r.Ref, Err: fmt.Errorf("router %s: %w", p.Name, p.Err)})
+		}
+		rt.entry[name] = &entryRuntime{table: table, routers: routers}
+	}
+	return rt, dedupe(problems)
+}
+
+// dedupe drops problems repeated once per entry point.
+func dedupe(ps []spec.Problem) []spec.Problem {
+	seen := map[string]bool{}
+	var out []spec.Problem
+	for _, p := range ps {
+		if k := p.Error(); !seen[k] {
+			seen[k] = true
+			out = append(out, p)
+		}
+	}
+	return out
+}
+
+// defaultEntryPoints are those with asDefault, or else all of them.
+func defaultEntryPoints(static *Static) []string {
+	var def, all []string
+	for name, ep := range static.EntryPoints {
+		all = append(all, name)
+		if ep.AsDefault {
+			def = append(def, name)
+		}
+	}
+	if len(def) > 0 {
+		return def
+	}
+	return all
+}
+
+// upstream is one backend server with its connection pool. Upstreams are
+// kept across reloads by URL, so a reload never drops pooled connections.
+type upstream struct {
+	url      string
+	hostPort string
+	hc       *fasthttp.HostClient
+}
+
+type upstreams struct {
+	mu sync.Mutex
+	m  map[string]*upstream
+}
+
+func newUpstreams() *upstreams { return &upstreams{m: map[string]*upstream{}} }
+
+func (u *upstreams) get(rawURL string) (*upstream, error) {
+	u.mu.Lock()
+	defer u.mu.Unlock()
+	if up, ok := u.m[rawURL]; ok {
+		return up, nil
+	}
+	p, err := url.Parse(rawURL)
+	if err != nil || p.Host == "" {
+		return nil, fmt.Errorf("invalid server URL %q", rawURL)
+	}
+	host := p.Host
+	if p.Port() == "" {
+		port := "80"
+		if p.Scheme == "https" {
+			port = "443"
+		}
+		host = net.JoinHostPort(p.Hostname(), port)
+	}
+	up := &upstream{url: rawURL, hostPort: host, hc: &fasthttp.HostClient{
+		Addr:                          host,
+		IsTLS:                         p.Scheme == "https",
+		TLSConfig:                     &tls.Config{InsecureSkipVerify: false},
+		StreamResponseBody:            true,
+		DisablePathNormalizing:        true,
+		NoDefaultUserAgentHeader:      true,
+		DisableHeaderNamesNormalizing: false,
+		MaxConns:                      1 << 16,
+		MaxIdleConnDuration:           90 * time.Second, // Traefik's idleConnTimeout
+		Dial:                          dialer(30 * time.Second),
+		ReadBufferSize:                16 << 10,
+		MaxResponseBodySize:           0,
+	}}
+	u.m[rawURL] = up
+	return up, nil
+}
+
+// sweep closes the pools of upstreams that rt no longer uses.
+func (u *upstreams) sweep(rt *Runtime) {
+	live := map[string]bool{}
+	for _, servers := range rt.snapshot.Endpoints {
+		for _, s := range servers {
+			live[s.URL] = true
+		}
+	}
+	u.mu.Lock()
+	defer u.mu.Unlock()
+	for k, up := range u.m {
+		if !live[k] {
+			up.hc.CloseIdleConnections()
+			delete(u.m, k)
+		}
+	}
+}
+
+func dialer(timeout time.Duration) fasthttp.DialFunc {
+	return func(addr string) (net.Conn, error) {
+		return fasthttp.DialTimeout(addr, timeout)
+	}
+}

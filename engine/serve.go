@@ -1,0 +1,198 @@
+// Runs per request: must not allocate (guarded by TestServeAllocs).
+
+package engine
+
+import (
+	"net"
+	"net/netip"
+	"sync"
+
+	"github.com/valyala/fasthttp"
+
+	"github.com/edgeroute/edgeroute/compile"
+)
+
+// reqState is the per-request scratch space, pooled: the routing view of
+// the request and the buffers it borrows.
+type reqState struct {
+	creq compile.Request
+	host []byte
+	esc  []byte // normalised, sanitised escaped path: what is forwarded
+	path []byte // routing path
+	uri  []byte // forwarded request URI
+	tmp  []byte
+}
+
+var statePool = sync.Pool{New: func() any { return new(reqState) }}
+
+// Prepared response bodies: never formatted per request.
+var (
+	body404 = []byte("404 page not found\n")
+	body503 = []byte("no available server\n")
+)
+
+const textPlain = "text/plain; charset=utf-8"
+
+// handler returns the fasthttp handler of entry point ep.
+func (s *Server) handler(ep *listener) fasthttp.RequestHandler {
+	return func(ctx *fasthttp.RequestCtx) {
+		defer func() {
+			if p := recover(); p != nil {
+				s.log.Error("panic serving request", "entrypoint", ep.name, "panic", p)
+				ctx.Response.Reset()
+				ctx.SetStatusCode(fasthttp.StatusInternalServerError)
+				ctx.SetBodyString("Internal Server Error")
+			}
+		}()
+		rt := s.rt.Load() // one consistent configuration per request
+		st := statePool.Get().(*reqState)
+		s.serve(ctx, rt, ep, st)
+		st.creq.Header = nil
+		statePool.Put(st)
+	}
+}
+
+func (s *Server) serve(ctx *fasthttp.RequestCtx, rt *Runtime, ep *listener, st *reqState) {
+	if !fillRequest(ctx, st, ep.cfg.SanitizePath) {
+		ctx.SetStatusCode(fasthttp.StatusBadRequest)
+		return
+	}
+	// Forwarded headers are settled before routing, so Header matchers see
+	// the result, as in Traefik.
+	prepareForward(ctx, st, ep)
+	ert := rt.entry[ep.name]
+	if ert == nil {
+		notFound(ctx)
+		return
+	}
+	i := ert.table.Match(&st.creq)
+	if i < 0 {
+		notFound(ctx)
+		return
+	}
+	r := ert.routers[i]
+	if r.service == nil {
+		notFound(ctx)
+		return
+	}
+	r.service.serve(ctx, st)
+}
+
+func notFound(ctx *fasthttp.RequestCtx) {
+	ctx.Response.Header.SetContentType(textPlain)
+	ctx.Response.Header.Set("X-Content-Type-Options", "nosniff")
+	ctx.SetStatusCode(fasthttp.StatusNotFound)
+	ctx.SetBody(body404)
+}
+
+// fillRequest builds the routing view: canonical host (from an absolute
+// request target's authority, else the Host header), normalised escaped path
+// and routing path, method, raw query, client address. It returns false for
+// requests Traefik answers with 400.
+func fillRequest(ctx *fasthttp.RequestCtx, st *reqState, sanitize bool) bool {
+	h := &ctx.Request.Header
+	target := h.RequestURI()
+	host := h.Host()
+	if authority, rest, ok := splitAbsolute(target); ok {
+		if len(authority) > 0 {
+			host = authority
+		}
+		target = rest
+	}
+	rawPath, query := target, []byte(nil)
+	if i := indexByte(target, '?'); i >= 0 {
+		rawPath, query = target[:i], target[i+1:]
+	}
+	var err error
+	st.host = compile.AppendCanonicalHost(st.host[:0], host)
+	if st.esc, err = compile.AppendNormalizedPath(st.esc[:0], rawPath, sanitize); err != nil {
+		return false
+	}
+	if st.path, err = compile.AppendRoutingPath(st.path[:0], st.esc); err != nil {
+		return false
+	}
+	for _, c := range st.host {
+		if c >= 0x80 { // net/http rejects non-ASCII Host headers
+			return false
+		}
+	}
+	st.creq.Host = st.host
+	st.creq.Path = st.path
+	st.creq.Method = h.Method()
+	st.creq.Query = query
+	st.creq.ClientIP = remoteAddr(ctx)
+	st.creq.Header = h
+	return true
+}
+
+// splitAbsolute splits an absolute-form request target
+// ("http://host:port/path?q") into its authority and the rest.
+func splitAbsolute(t []byte) (authority, rest []byte, ok bool) {
+	n := 0
+	switch {
+	case hasPrefixFold(t, "http://"):
+		n = 7
+	case hasPrefixFold(t, "https://"):
+		n = 8
+	default:
+		return nil, t, false
+	}
+	t = t[n:]
+	end := len(t)
+	for i, c := range t {
+		if c == '/' || c == '?' {
+			end = i
+			break
+		}
+	}
+	authority, rest = t[:end], t[end:]
+	if i := lastIndexByte(authority, '@'); i >= 0 {
+		authority = authority[i+1:]
+	}
+	// "http://a" routes with an empty path, as in Traefik; it is
+	// forwarded as "/".
+	return authority, rest, true
+}
+
+func hasPrefixFold(b []byte, p string) bool {
+	if len(b) < len(p) {
+		return false
+	}
+	for i := 0; i < len(p); i++ {
+		c := b[i]
+		if 'A' <= c && c <= 'Z' {
+			c += 'a' - 'A'
+		}
+		if c != p[i] {
+			return false
+		}
+	}
+	return true
+}
+
+func indexByte(b []byte, c byte) int {
+	for i, x := range b {
+		if x == c {
+			return i
+		}
+	}
+	return -1
+}
+
+func lastIndexByte(b []byte, c byte) int {
+	for i := len(b) - 1; i >= 0; i-- {
+		if b[i] == c {
+			return i
+		}
+	}
+	return -1
+}
+
+// remoteAddr returns the TCP peer address without allocating.
+func remoteAddr(ctx *fasthttp.RequestCtx) netip.Addr {
+	if a, ok := ctx.RemoteAddr().(*net.TCPAddr); ok {
+		ip, _ := netip.AddrFromSlice(a.IP)
+		return ip.Unmap()
+	}
+	return netip.Addr{}
+}

@@ -1,0 +1,183 @@
+// Package engine is the data plane: fasthttp listeners for the entry points,
+// one immutable Runtime built from a spec.Snapshot and swapped atomically,
+// and the per-request path (route, balance, forward).
+package engine
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net"
+	"net/netip"
+	"os"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/valyala/fasthttp"
+)
+
+var hostname = func() string {
+	h, err := os.Hostname()
+	if err != nil {
+		return "edgeroute"
+	}
+	return h
+}()
+
+// Server runs the entry points. Apply swaps in new configuration; requests
+// in flight finish on the runtime they started with.
+type Server struct {
+	static *Static
+	log    *slog.Logger
+	rt     atomic.Pointer[Runtime]
+	ups    *upstreams
+
+	mu        sync.Mutex
+	listeners []*listener
+}
+
+type listener struct {
+	name    string
+	cfg     *EntryPoint
+	trusted []netip.Prefix
+	ln      net.Listener
+	srv     *fasthttp.Server
+}
+
+// NewServer prepares a server; it listens only when Listen is called, after
+// the first configuration has been applied.
+func NewServer(static *Static, log *slog.Logger) *Server {
+	s := &Server{static: static, log: log.With("component", "engine"), ups: newUpstreams()}
+	s.rt.Store(emptyRuntime())
+	return s
+}
+
+// Listen opens every entry point's socket. Call it once the initial
+// configuration is applied, so that no connection sees an empty router.
+func (s *Server) Listen() error {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	for name, ep := range s.static.EntryPoints {
+		l := &listener{name: name, cfg: ep}
+		for _, t := range ep.ForwardedHeaders.TrustedIPs {
+			p, err := parsePrefix(t)
+			if err != nil {
+				return fmt.Errorf("entryPoints.%s.forwardedHeaders.trustedIPs: %w", name, err)
+			}
+			l.trusted = append(l.trusted, p)
+		}
+		ln, err := net.Listen("tcp", trimTCP(ep.Address))
+		if err != nil {
+			s.closeLocked()
+			return fmt.Errorf("entry point %s: %w", name, err)
+		}
+		l.ln = ln
+		l.srv = &fasthttp.Server{
+			Handler:                       s.handler(l),
+			Name:                          "",
+			NoDefaultServerHeader:         true,
+			NoDefaultContentType:          true,
+			NoDefaultDate:                 true,
+			DisableHeaderNamesNormalizing: false,
+			StreamRequestBody:             true,
+			ReadTimeout:                   ep.ReadTimeout,
+			WriteTimeout:                  ep.WriteTimeout,
+			IdleTimeout:                   ep.IdleTimeout,
+			ReadBufferSize:                16 << 10,
+			MaxRequestBodySize:            0, // streamed: no limit
+			DisablePreParseMultipartForm:  true,
+			CloseOnShutdown:               true,
+			Logger:                        fasthttpLogger{s.log},
+		}
+		s.listeners = append(s.listeners, l)
+	}
+	return nil
+}
+
+// Addr returns the bound address of an entry point (useful with ":0").
+func (s *Server) Addr(entryPoint string) string {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	for _, l := range s.listeners {
+		if l.name == entryPoint {
+			return l.ln.Addr().String()
+		}
+	}
+	return ""
+}
+
+// Serve serves every entry point until ctx is done, then shuts down
+// gracefully: it stops accepting, lets requests in flight finish for up to
+// the grace timeout, and closes idle connections.
+func (s *Server) Serve(ctx context.Context) error {
+	s.mu.Lock()
+	ls := append([]*listener(nil), s.listeners...)
+	s.mu.Unlock()
+	errc := make(chan error, len(ls))
+	for _, l := range ls {
+		go func() { errc <- l.srv.Serve(l.ln) }()
+	}
+	select {
+	case err := <-errc:
+		s.shutdown()
+		return err
+	case <-ctx.Done():
+	}
+	return s.shutdown()
+}
+
+func (s *Server) shutdown() error {
+	s.mu.Lock()
+	ls := append([]*listener(nil), s.listeners...)
+	s.mu.Unlock()
+	grace := s.static.GraceTimeout
+	if grace <= 0 {
+		grace = 10 * time.Second
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), grace)
+	defer cancel()
+	var wg sync.WaitGroup
+	errs := make([]error, len(ls))
+	for i, l := range ls {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			errs[i] = l.srv.ShutdownWithContext(ctx)
+		}()
+	}
+	wg.Wait()
+	return errors.Join(errs...)
+}
+
+func (s *Server) closeLocked() {
+	for _, l := range s.listeners {
+		l.ln.Close()
+	}
+	s.listeners = nil
+}
+
+func trimTCP(addr string) string {
+	if len(addr) > 4 && addr[len(addr)-4:] == "/tcp" {
+		return addr[:len(addr)-4]
+	}
+	return addr
+}
+
+func parsePrefix(s string) (netip.Prefix, error) {
+	if p, err := netip.ParsePrefix(s); err == nil {
+		return p.Masked(), nil
+	}
+	a, err := netip.ParseAddr(s)
+	if err != nil {
+		return netip.Prefix{}, fmt.Errorf("%q is not an IP or CIDR", s)
+	}
+	return netip.PrefixFrom(a.Unmap(), a.Unmap().BitLen()), nil
+}
+
+type fasthttpLogger struct{ l *slog.Logger }
+
+func (f fasthttpLogger) Printf(format string, args ...any) {
+	f.l.Debug(fmt.Sprintf(format, args...))
+}

@@ -1,0 +1,258 @@
+package engine
+
+import (
+	"fmt"
+	"net"
+	"os"
+	"sort"
+	"strconv"
+	"strings"
+	"time"
+
+	"sigs.k8s.io/yaml"
+)
+
+// Static is the static configuration, with Traefik's key names. It comes
+// from flags (--entryPoints.web.address=:8000) and, optionally, a YAML file
+// (--configFile); keys are case-insensitive, as in Traefik.
+type Static struct {
+	EntryPoints map[string]*EntryPoint
+	// ManifestsDir is --providers.manifests.directory: a folder of
+	// Kubernetes manifests to serve from.
+	ManifestsDir string
+	// KubernetesCRD is set by --providers.kubernetesCRD (not served yet).
+	KubernetesCRD bool
+	Ping          bool
+	Prometheus    bool
+	// AllowCrossNamespace, AllowExternalNameServices, AllowEmptyServices and
+	// NativeLBByDefault are the kubernetesCRD provider options, which apply to
+	// the manifests provider too.
+	AllowCrossNamespace       bool
+	AllowExternalNameServices bool
+	AllowEmptyServices        bool
+	NativeLBByDefault         bool
+	// GraceTimeout bounds the drain on SIGTERM (lifeCycle.graceTimeOut).
+	GraceTimeout time.Duration
+}
+
+// EntryPoint is one listener.
+type EntryPoint struct {
+	Name             string
+	Address          string
+	AsDefault        bool
+	ForwardedHeaders ForwardedHeaders
+	SanitizePath     bool
+	ReadTimeout      time.Duration
+	WriteTimeout     time.Duration
+	IdleTimeout      time.Duration
+}
+
+// ForwardedHeaders is entryPoints.NAME.forwardedHeaders.
+type ForwardedHeaders struct {
+	Insecure   bool
+	TrustedIPs []string
+}
+
+// DefaultEntryPoints is what runs when none is configured: the entry points
+// of Traefik's Helm chart.
+var DefaultEntryPoints = map[string]string{"web": ":8000", "websecure": ":8443", "traefik": ":8080"}
+
+func newEntryPoint(name string) *EntryPoint {
+	return &EntryPoint{
+		Name:         name,
+		SanitizePath: true,
+		ReadTimeout:  60 * time.Second,
+		IdleTimeout:  180 * time.Second,
+	}
+}
+
+// ParseStatic reads the static configuration from command-line arguments of
+// the form --key=value or --key (true). --configFile=PATH reads a YAML file
+// first; flags override it. Unknown keys are errors: a key that is silently
+// ignored is a bug report waiting to happen.
+func ParseStatic(args []string) (*Static, error) {
+	kv := map[string]string{}
+	var order []string
+	for _, a := range args {
+		if !strings.HasPrefix(a, "--") {
+			return nil, fmt.Errorf("unexpected argument %q (flags are --key=value)", a)
+		}
+		k, v, ok := strings.Cut(a[2:], "=")
+		if !ok {
+			v = "true"
+		}
+		lk := strings.ToLower(k)
+		if _, seen := kv[lk]; !seen {
+			order = append(order, lk)
+		}
+		kv[lk] = v
+	}
+	flat := map[string]string{}
+	var keys []string
+	if f, ok := kv["configfile"]; ok {
+		data, err := os.ReadFile(f)
+		if err != nil {
+			return nil, fmt.Errorf("reading --configFile: %w", err)
+		}
+		var doc map[string]any
+		if err := yaml.Unmarshal(data, &doc); err != nil {
+			return nil, fmt.Errorf("parsing %s: %w", f, err)
+		}
+		flatten("", doc, flat)
+		for k := range flat {
+			keys = append(keys, k)
+		}
+		sort.Strings(keys)
+	}
+	for _, k := range order {
+		if k == "configfile" {
+			continue
+		}
+		if _, ok := flat[k]; !ok {
+			keys = append(keys, k)
+		}
+		flat[k] = kv[k]
+	}
+	s := &Static{EntryPoints: map[string]*EntryPoint{}, GraceTimeout: 10 * time.Second}
+	for _, k := range keys {
+		if err := s.set(k, flat[k]); err != nil {
+			return nil, err
+		}
+	}
+	if len(s.EntryPoints) == 0 {
+		for name, addr := range DefaultEntryPoints {
+			ep := newEntryPoint(name)
+			ep.Address = addr
+			s.EntryPoints[name] = ep
+		}
+	}
+	for name, ep := range s.EntryPoints {
+		if ep.Address == "" {
+			return nil, fmt.Errorf("entryPoints.%s.address is required", name)
+		}
+		if _, _, err := net.SplitHostPort(strings.TrimSuffix(ep.Address, "/tcp")); err != nil {
+			return nil, fmt.Errorf("entryPoints.%s.address %q: %v", name, ep.Address, err)
+		}
+	}
+	return s, nil
+}
+
+// flatten turns nested YAML maps into dotted lower-case keys.
+func flatten(prefix string, v any, out map[string]string) {
+	switch v := v.(type) {
+	case map[string]any:
+		if len(v) == 0 && prefix != "" {
+			out[prefix] = "true" // "ping: {}" enables ping
+		}
+		for k, sub := range v {
+			key := strings.ToLower(k)
+			if prefix != "" {
+				key = prefix + "." + key
+			}
+			flatten(key, sub, out)
+		}
+	case []any:
+		var parts []string
+		for _, x := range v {
+			parts = append(parts, fmt.Sprint(x))
+		}
+		out[prefix] = strings.Join(parts, ",")
+	case nil:
+		out[prefix] = "true"
+	default:
+		out[prefix] = fmt.Sprint(v)
+	}
+}
+
+func (s *Static) set(key, val string) error {
+	parts := strings.Split(key, ".")
+	bad := func(err error) error { return fmt.Errorf("--%s=%s: %v", key, val, err) }
+	boolean := func(dst *bool) error {
+		b, err := strconv.ParseBool(val)
+		if err != nil {
+			return bad(err)
+		}
+		*dst = b
+		return nil
+	}
+	duration := func(dst *time.Duration) error {
+		d, err := parseDuration(val)
+		if err != nil {
+			return bad(err)
+		}
+		*dst = d
+		return nil
+	}
+	switch {
+	case parts[0] == "entrypoints" && len(parts) >= 3:
+		name := parts[1]
+		var ep *EntryPoint
+		for n, e := range s.EntryPoints {
+			if strings.EqualFold(n, name) {
+				ep = e
+			}
+		}
+		if ep == nil {
+			ep = newEntryPoint(name)
+			s.EntryPoints[name] = ep
+		}
+		switch strings.Join(parts[2:], ".") {
+		case "address":
+			ep.Address = val
+			return nil
+		case "asdefault":
+			return boolean(&ep.AsDefault)
+		case "forwardedheaders.insecure":
+			return boolean(&ep.ForwardedHeaders.Insecure)
+		case "forwardedheaders.trustedips":
+			ep.ForwardedHeaders.TrustedIPs = splitList(val)
+			return nil
+		case "http.sanitizepath":
+			return boolean(&ep.SanitizePath)
+		case "transport.respondingtimeouts.readtimeout":
+			return duration(&ep.ReadTimeout)
+		case "transport.respondingtimeouts.writetimeout":
+			return duration(&ep.WriteTimeout)
+		case "transport.respondingtimeouts.idletimeout":
+			return duration(&ep.IdleTimeout)
+		}
+	case key == "providers.manifests.directory":
+		s.ManifestsDir = val
+		return nil
+	case key == "providers.kubernetescrd":
+		return boolean(&s.KubernetesCRD)
+	case key == "providers.kubernetescrd.allowcrossnamespace":
+		return boolean(&s.AllowCrossNamespace)
+	case key == "providers.kubernetescrd.allowexternalnameservices":
+		return boolean(&s.AllowExternalNameServices)
+	case key == "providers.kubernetescrd.allowemptyservices":
+		return boolean(&s.AllowEmptyServices)
+	case key == "providers.kubernetescrd.nativelbbydefault":
+		return boolean(&s.NativeLBByDefault)
+	case key == "ping":
+		return boolean(&s.Ping)
+	case key == "metrics.prometheus":
+		return boolean(&s.Prometheus)
+	case key == "entrypoints.graceTimeout", key == "lifecycle.gracetimeout":
+		return duration(&s.GraceTimeout)
+	}
+	return fmt.Errorf("unknown or unsupported static configuration key --%s", key)
+}
+
+func splitList(v string) []string {
+	var out []string
+	for _, p := range strings.Split(v, ",") {
+		if p = strings.TrimSpace(p); p != "" {
+			out = append(out, p)
+		}
+	}
+	return out
+}
+
+// parseDuration accepts Go durations and, as Traefik does, bare seconds.
+func parseDuration(v string) (time.Duration, error) {
+	if n, err := strconv.ParseInt(v, 10, 64); err == nil {
+		return time.Duration(n) * time.Second, nil
+	}
+	return time.ParseDuration(v)
+}
