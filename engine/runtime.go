@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"net"
 	"net/url"
+	"reflect"
 	"slices"
 	"sync"
 	"time"
@@ -21,11 +22,15 @@ import (
 type Runtime struct {
 	entry    map[string]*entryRuntime
 	snapshot *spec.Snapshot
+	// Compiled is false when the rules were unchanged from the previous
+	// runtime and its compiled tables were reused (an endpoint-only change).
+	Compiled bool
 }
 
 type entryRuntime struct {
-	table   *compile.Table
-	routers []*routerRuntime // by index in the table's input
+	table    *compile.Table
+	routers  []*routerRuntime // by index in the table's input
+	problems []spec.Problem   // the table's compile problems, kept for reuse
 }
 
 type routerRuntime struct {
@@ -63,7 +68,7 @@ func (rt *Runtime) Table(entryPoint string) (*compile.Table, []*spec.Router) {
 // found while building (bad rules, unknown services); the routers concerned
 // are left out and everything else serves.
 func (s *Server) Apply(snap *spec.Snapshot) []spec.Problem {
-	rt, problems := Build(s.static, snap, s.ups)
+	rt, problems := build(s.static, snap, s.ups, s.rt.Load())
 	s.rt.Store(rt)
 	s.ups.sweep(rt)
 	return problems
@@ -72,10 +77,20 @@ func (s *Server) Apply(snap *spec.Snapshot) []spec.Problem {
 // Runtime returns the runtime in service.
 func (s *Server) Runtime() *Runtime { return s.rt.Load() }
 
-// Build compiles a snapshot for the entry points of static. Upstream
-// connection pools are taken from ups, so that they survive reloads.
-func Build(static *Static, snap *spec.Snapshot, ups *upstreams) (*Runtime, []spec.Problem) {
-	rt := &Runtime{entry: map[string]*entryRuntime{}, snapshot: snap}
+// Build compiles a snapshot for the entry points of static without serving
+// it, for tools (explain, check): the same tables and problems as Apply.
+func Build(static *Static, snap *spec.Snapshot) (*Runtime, []spec.Problem) {
+	return build(static, snap, newUpstreams(), nil)
+}
+
+// build compiles a snapshot for the entry points of static. Upstream
+// connection pools are taken from ups, so that they survive reloads. When
+// prev routed with the same routers and service definitions (only endpoints
+// changed), its compiled tables are reused: an EndpointSlice change never
+// recompiles the rules.
+func build(static *Static, snap *spec.Snapshot, ups *upstreams, prev *Runtime) (*Runtime, []spec.Problem) {
+	rt := &Runtime{entry: map[string]*entryRuntime{}, snapshot: snap, Compiled: true}
+	reuse := prev != nil && len(prev.entry) > 0 && sameRouting(prev.snapshot, snap)
 	var problems []spec.Problem
 	services := map[string]service{}
 	var buildService func(name string, depth int) (service, error)
@@ -135,13 +150,29 @@ func Build(static *Static, snap *spec.Snapshot, ups *upstreams) (*Runtime, []spe
 			routes = append(routes, compile.Route{Name: r.Name, Rule: r.Rule, Priority: r.Priority, Syntax: compile.ParseSyntax(r.Syntax)})
 			routers = append(routers, &routerRuntime{r: r, service: sv})
 		}
-		table, probs := compile.Compile(routes)
-		for _, p := range probs {
-			problems = append(problems, spec.Problem{Ref: routers[p.Index].r.Ref, Err: fmt.Errorf("router %s: %w", p.Name, p.Err)})
+		if reuse {
+			if old := prev.entry[name]; old != nil && len(old.routers) == len(routers) {
+				rt.entry[name] = &entryRuntime{table: old.table, routers: routers, problems: old.problems}
+				problems = append(problems, old.problems...)
+				rt.Compiled = false
+				continue
+			}
 		}
-		rt.entry[name] = &entryRuntime{table: table, routers: routers}
+		table, probs := compile.Compile(routes)
+		var tableProblems []spec.Problem
+		for _, p := range probs {
+			tableProblems = append(tableProblems, spec.Problem{Ref: routers[p.Index].r.Ref, Err: fmt.Errorf("router %s: %w", p.Name, p.Err)})
+		}
+		problems = append(problems, tableProblems...)
+		rt.entry[name] = &entryRuntime{table: table, routers: routers, problems: tableProblems}
 	}
 	return rt, dedupe(problems)
+}
+
+// sameRouting reports whether two snapshots have the same routers and
+// service definitions; their endpoints may differ.
+func sameRouting(a, b *spec.Snapshot) bool {
+	return reflect.DeepEqual(a.Routers, b.Routers) && reflect.DeepEqual(a.Services, b.Services)
 }
 
 // dedupe drops problems repeated once per entry point.

@@ -115,6 +115,9 @@ func (r Ref) String() string {
 type Problem struct {
 	Ref Ref
 	Err error
+	// Ignored marks information rather than an error: an object that
+	// edgeroute does not use (a Deployment in a manifest folder, say).
+	Ignored bool
 }
 
 func (p Problem) Error() string { return p.Ref.String() + ": " + p.Err.Error() }
