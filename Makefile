@@ -4,12 +4,22 @@ FUZZTIME ?= 30s
 BENCHTIME ?= 1s
 COUNT    ?= 1
 
-.PHONY: all build test test-race vet fmt-check lint deps bench fuzz fuzz-seeds clean
+.PHONY: run all build test test-race vet fmt-check lint deps bench fuzz fuzz-seeds clean
 
 all: build test
 
 build:
 	$(GO) build ./...
+	$(GO) build -o bin/edgeroute .
+
+# The README's first command: two whoami backends and the proxy on
+# examples/quickstart, entry point web on :8000. Ctrl-C stops all three.
+run: build
+	@set -e; trap 'kill $$A $$B 2>/dev/null' EXIT INT TERM; \
+	bin/edgeroute whoami --address 127.0.0.1:9001 --name whoami-a & A=$$!; \
+	bin/edgeroute whoami --address 127.0.0.1:9002 --name whoami-b & B=$$!; \
+	echo "try: curl -H 'Host: a.localhost' localhost:8000/   curl localhost:8000/b/x   curl -H 'Host: split.localhost' localhost:8000/"; \
+	bin/edgeroute --entryPoints.web.address=:8000 --providers.manifests.directory=examples/quickstart
 
 # The README's test command: formatting, vet, import rules, unit tests with
 # the allocation guards, then the race detector (which skips the guards).

@@ -11,6 +11,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/gorilla/websocket"
+
 	"github.com/edgeroute/edgeroute/compile/spec"
 )
 
@@ -148,5 +150,42 @@ func TestUpstreamErrors(t *testing.T) {
 	}
 	if code, body := get(t, base+"/empty", ""); code != 503 || body != "no available server\n" {
 		t.Errorf("no servers: %d %q", code, body)
+	}
+}
+
+func TestWebSocket(t *testing.T) {
+	up := websocket.Upgrader{}
+	ln, _ := net.Listen("tcp", "127.0.0.1:0")
+	srv := &http.Server{Handler: http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		c, err := up.Upgrade(w, r, nil)
+		if err != nil {
+			return
+		}
+		defer c.Close()
+		for {
+			mt, msg, err := c.ReadMessage()
+			if err != nil {
+				return
+			}
+			c.WriteMessage(mt, append([]byte(r.Header.Get("X-Forwarded-Proto")+":"), msg...))
+		}
+	})}
+	go srv.Serve(ln)
+	defer srv.Close()
+	snap := lbSnap([]spec.Router{{Name: "r", Rule: "Path(`/ws`)", Service: "s"}}, map[string]string{"s": "http://" + ln.Addr().String()})
+	_, base := startServer(t, snap)
+	c, resp, err := websocket.DefaultDialer.Dial("ws"+strings.TrimPrefix(base, "http")+"/ws", nil)
+	if err != nil {
+		t.Fatalf("dial: %v (%v)", err, resp)
+	}
+	defer c.Close()
+	for _, m := range []string{"hello", strings.Repeat("x", 100000)} {
+		if err := c.WriteMessage(websocket.TextMessage, []byte(m)); err != nil {
+			t.Fatal(err)
+		}
+		_, got, err := c.ReadMessage()
+		if err != nil || string(got) != "ws:"+m {
+			t.Fatalf("echo = %.40q, %v", got, err)
+		}
 	}
 }

@@ -7,7 +7,6 @@ import (
 	"io"
 	"net"
 	"net/netip"
-	"strconv"
 
 	"github.com/valyala/fasthttp"
 )
@@ -22,9 +21,11 @@ var managedHeaders = []string{
 }
 
 // hopHeaders are removed before forwarding, in both directions
-// (net/http/httputil's list, which Traefik's proxy applies).
+// (net/http/httputil's list, which Traefik's proxy applies; Te is handled
+// apart: "Te: trailers" is kept). fasthttp manages Connection and
+// Transfer-Encoding itself.
 var hopHeaders = []string{
-	"Keep-Alive", "Proxy-Connection", "Proxy-Authenticate", "Proxy-Authorization", "Te", "Trailer", "Upgrade",
+	"Keep-Alive", "Proxy-Connection", "Proxy-Authenticate", "Proxy-Authorization", "Trailer", "Upgrade",
 }
 
 // prepareForward applies the entry point's forwarded-header handling. In
@@ -185,14 +186,12 @@ func splitComma(b []byte) func(func([]byte) bool) {
 	}
 }
 
-// forward sends the request to u and leaves the answer in ctx.Response,
-// streaming its body. passHost keeps the client's Host header.
-func forward(ctx *fasthttp.RequestCtx, st *reqState, u *upstream, passHost bool) error {
-	req := &ctx.Request
+// setForwardURI sets the request URI that goes upstream: the normalised,
+// sanitised escaped path, and the query with ';' turned into '&' (Traefik's
+// AllowQuerySemicolons). An absolute-form target's authority becomes the
+// Host, as Go's req.Host.
+func setForwardURI(req *fasthttp.Request, st *reqState) {
 	h := &req.Header
-
-	// The forwarded URI is the normalised, sanitised escaped path, and the
-	// query with ';' turned into '&' (Traefik's AllowQuerySemicolons).
 	st.uri = st.uri[:0]
 	if len(st.esc) == 0 || st.esc[0] != '/' {
 		st.uri = append(st.uri, '/')
@@ -208,33 +207,49 @@ func forward(ctx *fasthttp.RequestCtx, st *reqState, u *upstream, passHost bool)
 		}
 	}
 	if authority, _, ok := splitAbsolute(h.RequestURI()); ok && len(authority) > 0 {
-		h.SetHostBytes(authority) // Go's req.Host is the absolute target's authority
+		h.SetHostBytes(authority)
 	}
 	req.SetRequestURIBytes(st.uri)
+}
+
+// appendXFF appends the client IP to X-Forwarded-For (joining earlier lines
+// with ", "), as Go's ReverseProxy does for Traefik.
+func appendXFF(req *fasthttp.Request, st *reqState) {
+	ip := st.creq.ClientIP
+	if !ip.IsValid() {
+		return
+	}
+	h := &req.Header
+	st.tmp = st.tmp[:0]
+	for i, v := range h.PeekAll("X-Forwarded-For") {
+		if i > 0 {
+			st.tmp = append(st.tmp, ", "...)
+		}
+		st.tmp = append(st.tmp, v...)
+	}
+	if len(st.tmp) > 0 {
+		st.tmp = append(st.tmp, ", "...)
+	}
+	st.tmp = ip.WithZone("").AppendTo(st.tmp)
+	h.SetBytesV("X-Forwarded-For", st.tmp)
+}
+
+// forward sends the request to u and leaves the answer in ctx.Response,
+// streaming its body. passHost keeps the client's Host header. Upgrades
+// (WebSocket) take over the connection instead.
+func forward(ctx *fasthttp.RequestCtx, st *reqState, u *upstream, passHost bool) error {
+	req := &ctx.Request
+	h := &req.Header
+	if isWebSocket(h) {
+		upgrade(ctx, st, u, passHost)
+		return nil
+	}
+	setForwardURI(req, st)
 	if !passHost {
 		h.SetHost(u.hostPort)
 	}
-
-	// X-Forwarded-For: the client IP appended to what is there.
-	if ip := st.creq.ClientIP; ip.IsValid() {
-		st.tmp = st.tmp[:0]
-		for i, v := range h.PeekAll("X-Forwarded-For") {
-			if i > 0 {
-				st.tmp = append(st.tmp, ", "...)
-			}
-			st.tmp = append(st.tmp, v...)
-		}
-		if len(st.tmp) > 0 {
-			st.tmp = append(st.tmp, ", "...)
-		}
-		st.tmp = ip.WithZone("").AppendTo(st.tmp)
-		h.SetBytesV("X-Forwarded-For", st.tmp)
-	}
-	upgrade := isWebSocket(h)
+	appendXFF(req, st)
 	for _, k := range hopHeaders {
-		if upgrade && k == "Upgrade" {
-			continue
-		}
 		h.Del(k)
 	}
 	if te := h.Peek("Te"); len(te) > 0 && !equalFoldBytes(te, "trailers") {
@@ -287,5 +302,3 @@ func (l *listener) trusts(ip netip.Addr) bool {
 	}
 	return false
 }
-
-var _ = strconv.Itoa

@@ -1,0 +1,61 @@
+package engine
+
+import (
+	"bufio"
+	"crypto/tls"
+	"io"
+	"net"
+	"time"
+
+	"github.com/valyala/fasthttp"
+)
+
+// upgrade proxies a protocol upgrade (WebSocket) by taking over the client
+// connection: the request, with its forwarded headers, is written to a new
+// upstream connection, and from then on bytes are copied both ways until
+// either side closes. The upstream's own answer (101, or an error status)
+// reaches the client unchanged.
+func upgrade(ctx *fasthttp.RequestCtx, st *reqState, u *upstream, passHost bool) {
+	req := &ctx.Request
+	setForwardURI(req, st)
+	if !passHost {
+		req.Header.SetHost(u.hostPort)
+	}
+	appendXFF(req, st)
+	conn, err := net.DialTimeout("tcp", u.hostPort, 30*time.Second)
+	if err != nil {
+		writeError(ctx, errorStatus(err))
+		return
+	}
+	if u.hc.IsTLS {
+		host, _, _ := net.SplitHostPort(u.hostPort)
+		tc := tls.Client(conn, &tls.Config{ServerName: host})
+		if err := tc.Handshake(); err != nil {
+			conn.Close()
+			writeError(ctx, fasthttp.StatusBadGateway)
+			return
+		}
+		conn = tc
+	}
+	w := bufio.NewWriter(conn)
+	if err := req.Write(w); err != nil || w.Flush() != nil {
+		conn.Close()
+		writeError(ctx, fasthttp.StatusBadGateway)
+		return
+	}
+	ctx.HijackSetNoResponse(true)
+	ctx.Hijack(func(client net.Conn) {
+		defer conn.Close()
+		done := make(chan struct{})
+		go func() {
+			io.Copy(conn, client)
+			if cw, ok := conn.(interface{ CloseWrite() error }); ok {
+				cw.CloseWrite()
+			}
+			close(done)
+		}()
+		io.Copy(client, conn)
+		client.Close()
+		<-done
+	})
+}
