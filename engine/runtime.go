@@ -171,8 +171,31 @@ func build(static *Static, snap *spec.Snapshot, ups *upstreams, prev *Runtime) (
 
 // sameRouting reports whether two snapshots have the same routers and
 // service definitions; their endpoints may differ.
+// References (file and line of each object) are for reports only: moving an
+// object within a file changes nothing that routes.
 func sameRouting(a, b *spec.Snapshot) bool {
-	return reflect.DeepEqual(a.Routers, b.Routers) && reflect.DeepEqual(a.Services, b.Services)
+	if len(a.Routers) != len(b.Routers) || len(a.Services) != len(b.Services) {
+		return false
+	}
+	for i := range a.Routers {
+		x, y := a.Routers[i], b.Routers[i]
+		x.Ref, y.Ref = spec.Ref{}, spec.Ref{}
+		if !reflect.DeepEqual(x, y) {
+			return false
+		}
+	}
+	for name, x := range a.Services {
+		y := b.Services[name]
+		if y == nil {
+			return false
+		}
+		xc, yc := *x, *y
+		xc.Ref, yc.Ref = spec.Ref{}, spec.Ref{}
+		if !reflect.DeepEqual(xc, yc) {
+			return false
+		}
+	}
+	return true
 }
 
 // dedupe drops problems repeated once per entry point.

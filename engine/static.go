@@ -31,7 +31,8 @@ type Static struct {
 	AllowExternalNameServices bool
 	AllowEmptyServices        bool
 	NativeLBByDefault         bool
-	// GraceTimeout bounds the drain on SIGTERM (lifeCycle.graceTimeOut).
+	// GraceTimeout bounds the drain on SIGTERM
+	// (entryPoints.NAME.transport.lifeCycle.graceTimeOut).
 	GraceTimeout time.Duration
 }
 
@@ -215,6 +216,8 @@ func (s *Static) set(key, val string) error {
 			return duration(&ep.WriteTimeout)
 		case "transport.respondingtimeouts.idletimeout":
 			return duration(&ep.IdleTimeout)
+		case "transport.lifecycle.gracetimeout":
+			return duration(&s.GraceTimeout) // the longest entry point's wins
 		}
 	case key == "providers.manifests.directory":
 		s.ManifestsDir = val
@@ -233,8 +236,6 @@ func (s *Static) set(key, val string) error {
 		return boolean(&s.Ping)
 	case key == "metrics.prometheus":
 		return boolean(&s.Prometheus)
-	case key == "entrypoints.graceTimeout", key == "lifecycle.gracetimeout":
-		return duration(&s.GraceTimeout)
 	}
 	return fmt.Errorf("unknown or unsupported static configuration key --%s", key)
 }

@@ -7,6 +7,7 @@ package spec
 
 import (
 	"fmt"
+	"strings"
 	"time"
 )
 
@@ -100,14 +101,25 @@ type Ref struct {
 }
 
 func (r Ref) String() string {
-	s := r.Kind + " " + r.Namespace + "/" + r.Name
-	if r.Route > 0 {
-		s += fmt.Sprintf(" routes[%d]", r.Route-1)
-	}
+	var parts []string
 	if r.File != "" {
-		s = fmt.Sprintf("%s:%d: %s", r.File, r.Line, s)
+		loc := r.File
+		if r.Line > 0 {
+			loc += fmt.Sprintf(":%d", r.Line)
+		}
+		parts = append(parts, loc)
 	}
-	return s
+	if r.Name != "" {
+		obj := r.Kind + " " + r.Name
+		if r.Namespace != "" {
+			obj = r.Kind + " " + r.Namespace + "/" + r.Name
+		}
+		if r.Route > 0 {
+			obj += fmt.Sprintf(" routes[%d]", r.Route-1)
+		}
+		parts = append(parts, strings.TrimSpace(obj))
+	}
+	return strings.Join(parts, ": ")
 }
 
 // Problem is something in the configuration that was rejected or ignored.
@@ -120,4 +132,9 @@ type Problem struct {
 	Ignored bool
 }
 
-func (p Problem) Error() string { return p.Ref.String() + ": " + p.Err.Error() }
+func (p Problem) Error() string {
+	if ref := p.Ref.String(); ref != "" {
+		return ref + ": " + p.Err.Error()
+	}
+	return p.Err.Error()
+}

@@ -1,0 +1,591 @@
+package manifest
+
+import (
+	"bytes"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"regexp"
+	"strconv"
+	"strings"
+
+	corev1 "k8s.io/api/core/v1"
+	discoveryv1 "k8s.io/api/discovery/v1"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	kjson "sigs.k8s.io/json"
+	"sigs.k8s.io/yaml"
+
+	"github.com/edgeroute/edgeroute/k8swatch/crd"
+)
+
+// DefaultNamespace is given to namespaced objects that name none, as
+// kubectl apply does with its default context.
+const DefaultNamespace = "default"
+
+// maxListDepth bounds the nesting of List objects. Real manifests nest at
+// most once (a List of Lists is already unusual); the bound only protects
+// against pathological input.
+const maxListDepth = 8
+
+// Decode decodes the manifests in data as if they were read from a file
+// named name, which is only used to label Sources and Problems.
+//
+// Data starting with '{' (after white space) is a stream of JSON objects;
+// anything else is YAML, possibly holding several documents separated by
+// "---" lines. Each document is one Kubernetes object, or a List whose
+// items are expanded. See the package documentation for how each object is
+// decoded and checked.
+//
+// Decode never panics and always returns a non-nil *Objects. When the
+// same object appears twice, the later one wins and the earlier one is
+// reported as a Warning.
+func Decode(name string, data []byte) (*Objects, []Problem) {
+	d := &decoder{objs: &Objects{}}
+	d.file(name, data)
+	d.problems = append(d.problems, d.objs.dedupe()...)
+	return d.objs, d.problems
+}
+
+// decoder accumulates the objects and problems of one or more files.
+type decoder struct {
+	objs     *Objects
+	problems []Problem
+}
+
+func (d *decoder) add(p Problem) {
+	d.problems = append(d.problems, p)
+}
+
+// utf8BOM is skipped at the start of a file: editors on Windows add it,
+// and neither the YAML nor the JSON parser accepts it.
+var utf8BOM = []byte("\xef\xbb\xbf")
+
+// file decodes every document of one file.
+func (d *decoder) file(name string, data []byte) {
+	data = bytes.TrimPrefix(data, utf8BOM)
+	if trimmed := bytes.TrimLeft(data, " \t\r\n"); len(trimmed) > 0 && trimmed[0] == '{' {
+		d.jsonStream(name, data)
+		return
+	}
+	for _, doc := range splitYAML(name, data) {
+		d.yamlDocument(doc)
+	}
+}
+
+// yamlDoc is one YAML document of a file.
+type yamlDoc struct {
+	// src locates the document's first content line.
+	src Source
+	// firstLine is the file line of data's first line, which the YAML
+	// parser calls line 1.
+	firstLine int
+	data      []byte
+}
+
+// splitYAML cuts a YAML stream into documents. A separator is a line
+// starting with "---" followed by nothing but white space or a comment,
+// which is what Kubernetes' own reader accepts, plus the comment case,
+// which it would otherwise silently merge into the previous document.
+// Documents holding only blank lines and comments are dropped and not
+// numbered, so that a leading "---" does not shift the numbering.
+func splitYAML(name string, data []byte) []yamlDoc {
+	var (
+		docs        []yamlDoc
+		chunkOff    int // byte offset where the current chunk starts
+		chunkLine   = 1 // file line where the current chunk starts
+		contentLine int // first content line of the current chunk, 0 if none yet
+		off         int
+	)
+	flush := func(end int) {
+		if contentLine > 0 {
+			docs = append(docs, yamlDoc{
+				src:       Source{File: name, Line: contentLine, Doc: len(docs) + 1},
+				firstLine: chunkLine,
+				data:      data[chunkOff:end],
+			})
+		}
+	}
+	for lineNo := 1; off < len(data); lineNo++ {
+		end := len(data)
+		if i := bytes.IndexByte(data[off:], '\n'); i >= 0 {
+			end = off + i + 1
+		}
+		line := data[off:end]
+		switch {
+		case isSeparator(line):
+			flush(off)
+			chunkOff, chunkLine, contentLine = end, lineNo+1, 0
+		case contentLine == 0 && isContent(line):
+			contentLine = lineNo
+		}
+		off = end
+	}
+	flush(len(data))
+	return docs
+}
+
+func isSeparator(line []byte) bool {
+	rest, ok := bytes.CutPrefix(bytes.TrimRight(line, " \t\r\n"), []byte("---"))
+	if !ok {
+		return false
+	}
+	if len(rest) == 0 {
+		return true
+	}
+	// "--- # comment" separates; "----" or "---foo" do not.
+	return (rest[0] == ' ' || rest[0] == '\t') && bytes.TrimLeft(rest, " \t")[0] == '#'
+}
+
+func isContent(line []byte) bool {
+	t := bytes.TrimSpace(line)
+	return len(t) > 0 && t[0] != '#'
+}
+
+// yamlDocument converts one YAML document to JSON and decodes it.
+func (d *decoder) yamlDocument(doc yamlDoc) {
+	defer d.recoverPanic(doc.src)
+	// The strict conversion refuses duplicate keys, as kubectl's strict
+	// validation does. Duplicates are not fatal for every kind, so when
+	// only the strict conversion fails, the lenient result is used and the
+	// duplicate is reported with the object's other strict errors.
+	raw, err := yaml.YAMLToJSONStrict(doc.data)
+	var dupErr error
+	if err != nil {
+		lenient, lerr := yaml.YAMLToJSON(doc.data)
+		if lerr != nil {
+			line, msg := yamlError(lerr, doc.firstLine)
+			if line == 0 {
+				line = doc.src.Line
+			}
+			d.add(Problem{Severity: Error, File: doc.src.File, Line: line, Doc: doc.src.Doc, Err: errors.New(msg)})
+			return
+		}
+		_, msg := yamlError(err, doc.firstLine)
+		raw, dupErr = lenient, errors.New(msg)
+	}
+	d.object(raw, doc.src, 0, typeDefaults{}, dupErr)
+}
+
+// yamlLineRE finds the line references in YAML parser errors.
+var yamlLineRE = regexp.MustCompile(`line (\d+)`)
+
+// yamlError rewrites a YAML parser error for a document starting at file
+// line firstLine: line numbers become file line numbers, the first of them
+// is returned separately, and the message is flattened to one line.
+func yamlError(err error, firstLine int) (line int, msg string) {
+	msg = err.Error()
+	msg = strings.TrimPrefix(msg, "error converting YAML to JSON: ")
+	msg = strings.TrimPrefix(msg, "yaml: ")
+	msg = yamlLineRE.ReplaceAllStringFunc(msg, func(m string) string {
+		n, convErr := strconv.Atoi(strings.TrimPrefix(m, "line "))
+		if convErr != nil {
+			return m
+		}
+		n += firstLine - 1
+		if line == 0 {
+			line = n
+		}
+		return "line " + strconv.Itoa(n)
+	})
+	if line > 0 {
+		msg = strings.TrimPrefix(msg, "line "+strconv.Itoa(line)+": ")
+	}
+	msg = strings.Join(strings.Fields(msg), " ")
+	return line, "invalid YAML: " + msg
+}
+
+// jsonStream decodes a file made of concatenated JSON values. A syntax
+// error ends the file, since a JSON stream cannot be resynchronised.
+func (d *decoder) jsonStream(name string, data []byte) {
+	dec := json.NewDecoder(bytes.NewReader(data))
+	for n := 1; ; n++ {
+		start := int(dec.InputOffset())
+		for start < len(data) && strings.IndexByte(" \t\r\n", data[start]) >= 0 {
+			start++
+		}
+		var raw json.RawMessage
+		err := dec.Decode(&raw)
+		if err == io.EOF {
+			return
+		}
+		src := Source{File: name, Line: lineAt(data, start), Doc: n}
+		if err != nil {
+			line := src.Line
+			var se *json.SyntaxError
+			if errors.As(err, &se) {
+				line = lineAt(data, int(se.Offset))
+			}
+			d.add(Problem{Severity: Error, File: name, Line: line, Doc: n, Err: fmt.Errorf("invalid JSON: %w", err)})
+			return
+		}
+		func() {
+			defer d.recoverPanic(src)
+			d.object(raw, src, 0, typeDefaults{}, nil)
+		}()
+	}
+}
+
+// lineAt returns the 1-based line holding byte offset off of data.
+func lineAt(data []byte, off int) int {
+	off = min(max(off, 0), len(data))
+	return bytes.Count(data[:off], []byte("\n")) + 1
+}
+
+// recoverPanic turns a panic while decoding a document into a Problem.
+// The YAML and JSON libraries are meant not to panic, but the input is
+// arbitrary user data and one bad document must not take down the whole
+// load.
+func (d *decoder) recoverPanic(src Source) {
+	if r := recover(); r != nil {
+		d.add(Problem{Severity: Error, File: src.File, Line: src.Line, Doc: src.Doc,
+			Err: fmt.Errorf("internal error while decoding the document: %v", r)})
+	}
+}
+
+// typeDefaults supplies apiVersion and kind to the items of a typed list
+// (such as a ServiceList returned by the API server), whose items usually
+// omit them.
+type typeDefaults struct {
+	apiVersion, kind string
+}
+
+// header is what can be read of an object without decoding it fully. Each
+// field is read on its own, so that one malformed field does not hide the
+// others from problem reports.
+type header struct {
+	apiVersion, kind, namespace, name, generateName string
+}
+
+func readHeader(fields map[string]json.RawMessage) header {
+	var h header
+	readString(fields, "apiVersion", &h.apiVersion)
+	readString(fields, "kind", &h.kind)
+	var meta map[string]json.RawMessage
+	if json.Unmarshal(fields["metadata"], &meta) == nil {
+		readString(meta, "namespace", &h.namespace)
+		readString(meta, "name", &h.name)
+		readString(meta, "generateName", &h.generateName)
+	}
+	return h
+}
+
+func readString(fields map[string]json.RawMessage, key string, dst *string) {
+	if raw, ok := fields[key]; ok {
+		_ = json.Unmarshal(raw, dst) // a non-string leaves dst empty, which reads as "missing"
+	}
+}
+
+// object decodes one JSON object (or List) of a document. dupErr, when
+// not nil, reports duplicate keys found by the YAML conversion.
+func (d *decoder) object(raw []byte, src Source, depth int, defaults typeDefaults, dupErr error) {
+	raw = bytes.TrimSpace(raw)
+	if len(raw) == 0 || string(raw) == "null" {
+		return // an empty document, or a YAML document of comments only
+	}
+	p := Problem{Severity: Error, File: src.File, Line: src.Line, Doc: src.Doc}
+	var fields map[string]json.RawMessage
+	if err := json.Unmarshal(raw, &fields); err != nil {
+		p.Err = fmt.Errorf("a document must be a Kubernetes object (a mapping), not %s", jsonKind(raw))
+		d.add(p)
+		return
+	}
+	h := readHeader(fields)
+	if h.kind == "" {
+		h.kind = defaults.kind
+	}
+	if h.apiVersion == "" && h.kind == defaults.kind {
+		h.apiVersion = defaults.apiVersion
+	}
+	p.Kind, p.Namespace, p.Name = h.kind, h.namespace, h.name
+
+	switch {
+	case h.apiVersion == "" && h.kind == "":
+		p.Err = errors.New("apiVersion and kind are missing")
+	case h.apiVersion == "":
+		p.Err = errors.New("apiVersion is missing")
+	case h.kind == "":
+		p.Err = errors.New("kind is missing")
+	}
+	if p.Err != nil {
+		d.add(p)
+		return
+	}
+
+	if items, isList := fields["items"]; h.kind == "List" || isList && strings.HasSuffix(h.kind, "List") {
+		if dupErr != nil {
+			d.add(Problem{Severity: Warning, File: src.File, Line: src.Line, Doc: src.Doc, Kind: h.kind, Err: dupErr})
+		}
+		d.list(items, h, src, depth, p)
+		return
+	}
+
+	tm := metav1.TypeMeta{APIVersion: h.apiVersion, Kind: h.kind}
+	switch {
+	case crd.IsTraefikAPIVersion(h.apiVersion):
+		d.traefikObject(raw, tm, src, p, dupErr)
+	case h.apiVersion == "v1" || h.apiVersion == "discovery.k8s.io/v1":
+		d.coreObject(raw, tm, src, p, dupErr)
+	case h.apiVersion == "traefik.io" || h.apiVersion == "traefik.containo.us" ||
+		strings.HasPrefix(h.apiVersion, "traefik.io/") || strings.HasPrefix(h.apiVersion, "traefik.containo.us/"):
+		// The CRDs define a single version: any other would be refused by
+		// the API server, so this is a mistake rather than a foreign kind.
+		p.Err = fmt.Errorf("unknown apiVersion %q: Traefik resources are %s", h.apiVersion, crd.APIVersion)
+		d.add(p)
+	default:
+		d.ignore(p, h)
+	}
+}
+
+// list expands the items of a List, or of a typed list such as
+// ServiceList.
+func (d *decoder) list(items json.RawMessage, h header, src Source, depth int, p Problem) {
+	if depth >= maxListDepth {
+		p.Err = errors.New("lists are nested too deeply")
+		d.add(p)
+		return
+	}
+	var elems []json.RawMessage
+	if len(items) > 0 && string(items) != "null" {
+		if err := json.Unmarshal(items, &elems); err != nil {
+			p.Err = fmt.Errorf("items must be a list, not %s", jsonKind(items))
+			d.add(p)
+			return
+		}
+	}
+	var defaults typeDefaults
+	if itemKind, ok := strings.CutSuffix(h.kind, "List"); ok && itemKind != "" {
+		defaults = typeDefaults{apiVersion: h.apiVersion, kind: itemKind}
+	}
+	for _, item := range elems {
+		d.object(item, src, depth+1, defaults, nil)
+	}
+}
+
+// ignore reports an object of a kind edgeroute does not use.
+func (d *decoder) ignore(p Problem, h header) {
+	p.Severity = Ignored
+	p.Err = fmt.Errorf("not used by edgeroute (apiVersion %s)", h.apiVersion)
+	d.add(p)
+}
+
+// traefikObject decodes a Traefik custom resource strictly: an unknown
+// field, a field in the wrong case or a duplicate field is an Error and
+// the object is skipped, because Kubernetes' strict field validation (the
+// kubectl default) would refuse to store it.
+func (d *decoder) traefikObject(raw []byte, tm metav1.TypeMeta, src Source, p Problem, dupErr error) {
+	switch tm.Kind {
+	case crd.KindIngressRoute:
+		if o, ok := decodeStrict[crd.IngressRoute](d, raw, p, dupErr); ok {
+			o.TypeMeta = tm
+			if d.finishTraefik(&o.ObjectMeta, tm, p) {
+				d.objs.IngressRoutes = append(d.objs.IngressRoutes, IngressRoute{o, src})
+			}
+		}
+	case crd.KindMiddleware:
+		if o, ok := decodeStrict[crd.Middleware](d, raw, p, dupErr); ok {
+			o.TypeMeta = tm
+			if d.finishTraefik(&o.ObjectMeta, tm, p) {
+				d.objs.Middlewares = append(d.objs.Middlewares, Middleware{o, src})
+			}
+		}
+	case crd.KindTraefikService:
+		if o, ok := decodeStrict[crd.TraefikService](d, raw, p, dupErr); ok {
+			o.TypeMeta = tm
+			if d.finishTraefik(&o.ObjectMeta, tm, p) {
+				d.objs.TraefikServices = append(d.objs.TraefikServices, TraefikService{o, src})
+			}
+		}
+	case crd.KindTLSOption:
+		if o, ok := decodeStrict[crd.TLSOption](d, raw, p, dupErr); ok {
+			o.TypeMeta = tm
+			if d.finishTraefik(&o.ObjectMeta, tm, p) {
+				d.objs.TLSOptions = append(d.objs.TLSOptions, TLSOption{o, src})
+			}
+		}
+	case crd.KindTLSStore:
+		if o, ok := decodeStrict[crd.TLSStore](d, raw, p, dupErr); ok {
+			o.TypeMeta = tm
+			if d.finishTraefik(&o.ObjectMeta, tm, p) {
+				d.objs.TLSStores = append(d.objs.TLSStores, TLSStore{o, src})
+			}
+		}
+	case crd.KindServersTransport:
+		if o, ok := decodeStrict[crd.ServersTransport](d, raw, p, dupErr); ok {
+			o.TypeMeta = tm
+			if d.finishTraefik(&o.ObjectMeta, tm, p) {
+				d.objs.ServersTransports = append(d.objs.ServersTransports, ServersTransport{o, src})
+			}
+		}
+	case "IngressRouteTCP", "IngressRouteUDP", "MiddlewareTCP", "ServersTransportTCP":
+		p.Severity = Ignored
+		p.Err = errors.New("TCP and UDP routing are not supported by edgeroute")
+		d.add(p)
+	default:
+		p.Err = fmt.Errorf("unknown kind %q in %s", tm.Kind, tm.APIVersion)
+		d.add(p)
+	}
+}
+
+// finishTraefik completes the metadata of a Traefik object and reports
+// the use of the legacy API group. It returns false when the object must
+// be skipped.
+func (d *decoder) finishTraefik(meta *metav1.ObjectMeta, tm metav1.TypeMeta, p Problem) bool {
+	if !d.finishMeta(meta, true, p) {
+		return false
+	}
+	if tm.APIVersion == crd.LegacyAPIVersion {
+		p.Severity = Warning
+		p.Namespace = meta.Namespace
+		p.Err = fmt.Errorf("API group %s was removed in Traefik v3, which ignores such objects; edgeroute reads it as %s, which it should be migrated to",
+			crd.LegacyGroupName, crd.APIVersion)
+		d.add(p)
+	}
+	return true
+}
+
+// finishMeta checks the object's name and applies the namespace the API
+// server would give it. It returns false when the object must be skipped.
+func (d *decoder) finishMeta(meta *metav1.ObjectMeta, namespaced bool, p Problem) bool {
+	if meta.Name == "" && meta.GenerateName == "" {
+		p.Err = errors.New("metadata.name is missing")
+		d.add(p)
+		return false
+	}
+	switch {
+	case !namespaced:
+		meta.Namespace = ""
+	case meta.Namespace == "":
+		meta.Namespace = DefaultNamespace
+	}
+	return true
+}
+
+// decodeStrict decodes raw into a T with Kubernetes' own JSON rules
+// (case-sensitive field names, integers preserved) and reports any
+// unknown or duplicate field as an Error.
+func decodeStrict[T any](d *decoder, raw []byte, p Problem, dupErr error) (T, bool) {
+	var o T
+	strictErrs, err := kjson.UnmarshalStrict(raw, &o)
+	if err != nil {
+		p.Err = err
+		d.add(p)
+		return o, false
+	}
+	if dupErr != nil {
+		strictErrs = append(strictErrs, dupErr)
+	}
+	if len(strictErrs) > 0 {
+		p.Err = errors.Join(strictErrs...)
+		p.Err = errors.New(strings.ReplaceAll(p.Err.Error(), "\n", "; "))
+		d.add(p)
+		return o, false
+	}
+	return o, true
+}
+
+// decodeLenient decodes raw into a T with Kubernetes' own JSON rules,
+// reporting unknown and duplicate fields as a Warning only: core objects
+// may carry fields newer than the API version edgeroute is built with,
+// and Traefik reads none of those.
+func decodeLenient[T any](d *decoder, raw []byte, p Problem, dupErr error) (T, bool) {
+	var o T
+	strictErrs, err := kjson.UnmarshalStrict(raw, &o)
+	if err != nil {
+		p.Err = err
+		d.add(p)
+		return o, false
+	}
+	if dupErr != nil {
+		strictErrs = append(strictErrs, dupErr)
+	}
+	if len(strictErrs) > 0 {
+		p.Severity = Warning
+		p.Err = errors.New(strings.ReplaceAll(errors.Join(strictErrs...).Error(), "\n", "; ") + " (ignored)")
+		d.add(p)
+	}
+	return o, true
+}
+
+// coreObject decodes the Kubernetes built-in kinds edgeroute reads.
+func (d *decoder) coreObject(raw []byte, tm metav1.TypeMeta, src Source, p Problem, dupErr error) {
+	switch {
+	case tm.APIVersion == "v1" && tm.Kind == "Service":
+		if o, ok := decodeLenient[corev1.Service](d, raw, p, dupErr); ok {
+			o.TypeMeta = tm
+			if d.finishMeta(&o.ObjectMeta, true, p) {
+				d.objs.Services = append(d.objs.Services, Service{o, src})
+			}
+		}
+	case tm.APIVersion == "discovery.k8s.io/v1" && tm.Kind == "EndpointSlice":
+		if o, ok := decodeLenient[discoveryv1.EndpointSlice](d, raw, p, dupErr); ok {
+			o.TypeMeta = tm
+			if d.finishMeta(&o.ObjectMeta, true, p) {
+				d.objs.EndpointSlices = append(d.objs.EndpointSlices, EndpointSlice{o, src})
+			}
+		}
+	case tm.APIVersion == "v1" && tm.Kind == "Node":
+		if o, ok := decodeLenient[corev1.Node](d, raw, p, dupErr); ok {
+			o.TypeMeta = tm
+			if d.finishMeta(&o.ObjectMeta, false, p) {
+				d.objs.Nodes = append(d.objs.Nodes, Node{o, src})
+			}
+		}
+	case tm.APIVersion == "v1" && tm.Kind == "Secret":
+		if o, ok := decodeLenient[corev1.Secret](d, raw, p, dupErr); ok {
+			o.TypeMeta = tm
+			foldStringData(&o)
+			if d.finishMeta(&o.ObjectMeta, true, p) {
+				d.objs.Secrets = append(d.objs.Secrets, Secret{o, src})
+			}
+		}
+	case tm.APIVersion == "v1" && tm.Kind == "ConfigMap":
+		if o, ok := decodeLenient[corev1.ConfigMap](d, raw, p, dupErr); ok {
+			o.TypeMeta = tm
+			if d.finishMeta(&o.ObjectMeta, true, p) {
+				d.objs.ConfigMaps = append(d.objs.ConfigMaps, ConfigMap{o, src})
+			}
+		}
+	default:
+		d.ignore(p, header{apiVersion: tm.APIVersion})
+	}
+}
+
+// foldStringData merges stringData into data, as the API server does on
+// write (stringData wins), so that readers only look at Data, like Traefik
+// does.
+func foldStringData(s *corev1.Secret) {
+	if len(s.StringData) == 0 {
+		s.StringData = nil
+		return
+	}
+	if s.Data == nil {
+		s.Data = make(map[string][]byte, len(s.StringData))
+	}
+	for k, v := range s.StringData {
+		s.Data[k] = []byte(v)
+	}
+	s.StringData = nil
+}
+
+// jsonKind names the JSON type of raw for error messages.
+func jsonKind(raw []byte) string {
+	raw = bytes.TrimSpace(raw)
+	if len(raw) == 0 {
+		return "nothing"
+	}
+	switch raw[0] {
+	case '[':
+		return "a list"
+	case '"':
+		return "a string"
+	case 't', 'f':
+		return "a boolean"
+	case 'n':
+		return "null"
+	case '{':
+		return "an object"
+	default:
+		return "a number"
+	}
+}

@@ -1,0 +1,465 @@
+// Package translate turns Kubernetes objects (Traefik CRDs, Services,
+// EndpointSlices, Nodes) into the spec.Snapshot the engine serves, with the
+// meaning Traefik v3.7's kubernetesCRD provider gives them (semantics §d):
+// router and service names, default entry points, ports matched by number or
+// name, serving and terminating endpoints, ExternalName, nativeLB,
+// nodePortLB, scheme detection, weights, cross-namespace policy.
+//
+// It is a pure function: the same objects give the same snapshot, in any
+// input order. A bad reference skips only the route concerned, reported as a
+// spec.Problem naming the object; every other route is still produced.
+package translate
+
+import (
+	"crypto/sha256"
+	"errors"
+	"fmt"
+	"net"
+	"slices"
+	"sort"
+	"strconv"
+	"strings"
+	"time"
+	"unicode"
+
+	corev1 "k8s.io/api/core/v1"
+	discoveryv1 "k8s.io/api/discovery/v1"
+	"k8s.io/apimachinery/pkg/util/intstr"
+
+	"github.com/edgeroute/edgeroute/compile"
+	"github.com/edgeroute/edgeroute/compile/spec"
+	"github.com/edgeroute/edgeroute/k8swatch/crd"
+)
+
+// Options are the kubernetesCRD provider options that shape translation.
+type Options struct {
+	IngressClass              string
+	AllowCrossNamespace       bool
+	AllowExternalNameServices bool
+	AllowEmptyServices        bool
+	NativeLBByDefault         bool
+}
+
+// Objects is the input: every object the provider sees.
+type Objects struct {
+	IngressRoutes   []*crd.IngressRoute
+	TraefikServices []*crd.TraefikService
+	Middlewares     []*crd.Middleware
+	Services        []*corev1.Service
+	EndpointSlices  []*discoveryv1.EndpointSlice
+	Nodes           []*corev1.Node
+	// Where locates an object for problem reports (its file and line for
+	// manifests); it may be nil.
+	Where func(kind, namespace, name string) (file string, line int)
+}
+
+// ProviderSuffix is appended to the names of routers and services.
+const ProviderSuffix = "@kubernetescrd"
+
+// Snapshot translates objs.
+func Snapshot(objs *Objects, opts Options) *spec.Snapshot {
+	t := &translator{objs: objs, opts: opts, snap: &spec.Snapshot{
+		Services:  map[string]*spec.Service{},
+		Endpoints: map[string][]spec.Server{},
+	}}
+	t.index()
+	irs := slices.Clone(objs.IngressRoutes)
+	sort.Slice(irs, func(i, j int) bool {
+		a, b := irs[i], irs[j]
+		return a.Namespace < b.Namespace || a.Namespace == b.Namespace && a.Name < b.Name
+	})
+	for _, ir := range irs {
+		t.ingressRoute(ir)
+	}
+	sort.SliceStable(t.snap.Routers, func(i, j int) bool { return t.snap.Routers[i].Name < t.snap.Routers[j].Name })
+	return t.snap
+}
+
+type translator struct {
+	objs   *Objects
+	opts   Options
+	snap   *spec.Snapshot
+	svcs   map[string]*corev1.Service              // ns/name
+	slices map[string][]*discoveryv1.EndpointSlice // ns/service-name
+	tsvcs  map[string]*crd.TraefikService          // ns/name
+	mws    map[string]*crd.Middleware              // ns/name
+}
+
+func key(ns, name string) string { return ns + "/" + name }
+
+func (t *translator) index() {
+	t.svcs = map[string]*corev1.Service{}
+	t.slices = map[string][]*discoveryv1.EndpointSlice{}
+	t.tsvcs = map[string]*crd.TraefikService{}
+	t.mws = map[string]*crd.Middleware{}
+	for _, s := range t.objs.Services {
+		t.svcs[key(s.Namespace, s.Name)] = s
+	}
+	for _, es := range t.objs.EndpointSlices {
+		if svc := es.Labels[discoveryv1.LabelServiceName]; svc != "" {
+			k := key(es.Namespace, svc)
+			t.slices[k] = append(t.slices[k], es)
+		}
+	}
+	for k, l := range t.slices {
+		sort.Slice(l, func(i, j int) bool { return l[i].Name < l[j].Name })
+		t.slices[k] = l
+	}
+	for _, s := range t.objs.TraefikServices {
+		t.tsvcs[key(s.Namespace, s.Name)] = s
+	}
+	for _, m := range t.objs.Middlewares {
+		t.mws[key(m.Namespace, m.Name)] = m
+	}
+}
+
+func (t *translator) ref(kind, ns, name string, route int) spec.Ref {
+	r := spec.Ref{Kind: kind, Namespace: ns, Name: name, Route: route}
+	if t.objs.Where != nil {
+		r.File, r.Line = t.objs.Where(kind, ns, name)
+	}
+	return r
+}
+
+func (t *translator) problem(ref spec.Ref, format string, args ...any) {
+	t.snap.Problems = append(t.snap.Problems, spec.Problem{Ref: ref, Err: fmt.Errorf(format, args...)})
+}
+
+// Normalize is Traefik's provider.Normalize: runs of characters that are not
+// letters or digits become one '-', and leading and trailing ones go.
+func Normalize(name string) string {
+	return strings.Join(strings.FieldsFunc(name, func(r rune) bool {
+		return !unicode.IsLetter(r) && !unicode.IsNumber(r)
+	}), "-")
+}
+
+// routerName is Traefik's router key for a route of an IngressRoute.
+func routerName(ns, name, match string) string {
+	sum := sha256.Sum256([]byte(match))
+	return Normalize(fmt.Sprintf("%s-%s-%x", ns, name, sum[:10]))
+}
+
+func (t *translator) classAccepted(ir *crd.IngressRoute) bool {
+	class := ir.Annotations["kubernetes.io/ingress.class"]
+	if ir.Spec.IngressClassName != nil {
+		class = *ir.Spec.IngressClassName
+	}
+	if t.opts.IngressClass == "" {
+		return class == "" || class == "traefik"
+	}
+	return class == t.opts.IngressClass
+}
+
+func (t *translator) ingressRoute(ir *crd.IngressRoute) {
+	if !t.classAccepted(ir) {
+		return // meant for another controller, as in Traefik
+	}
+	name := ir.Name
+	if name == "" {
+		name = ir.GenerateName
+	}
+	for i, route := range ir.Spec.Routes {
+		ref := t.ref("IngressRoute", ir.Namespace, name, i+1)
+		if route.Kind != "" && route.Kind != crd.RouteKindRule {
+			t.problem(ref, "route kind %q is not supported (only Rule)", route.Kind)
+			continue
+		}
+		if route.Match == "" {
+			t.problem(ref, "route has an empty match rule")
+			continue
+		}
+		if err := compile.Check(route.Match, compile.ParseSyntax(route.Syntax)); err != nil {
+			t.problem(ref, "invalid rule %q: %v", route.Match, err)
+			continue
+		}
+		if len(route.Middlewares) > 0 {
+			t.problem(ref, "middlewares are not supported yet; the route is skipped, as Traefik skips a route whose middleware does not exist")
+			continue
+		}
+		if len(ir.Spec.ParentRefs) > 0 {
+			t.problem(ref, "parentRefs (child routers) are not supported yet")
+			continue
+		}
+		key := routerName(ir.Namespace, name, route.Match)
+		r := spec.Router{
+			Name:        key + ProviderSuffix,
+			Ref:         ref,
+			EntryPoints: ir.Spec.EntryPoints,
+			Rule:        route.Match,
+			Priority:    int64(route.Priority),
+			Syntax:      route.Syntax,
+		}
+		if ir.Spec.TLS != nil {
+			r.TLS = &spec.RouterTLS{CertResolver: ir.Spec.TLS.CertResolver}
+			if o := ir.Spec.TLS.Options; o != nil {
+				r.TLS.Options = o.Name
+			}
+		}
+		svc, err := t.routeService(ir.Namespace, key, route.Services)
+		if err != nil {
+			t.problem(ref, "%v", err)
+			continue
+		}
+		r.Service = svc
+		// Two routes with the same match in one IngressRoute share a key:
+		// the last one wins, as in Traefik.
+		if j := slices.IndexFunc(t.snap.Routers, func(x spec.Router) bool { return x.Name == r.Name }); j >= 0 {
+			t.snap.Routers[j] = r
+		} else {
+			t.snap.Routers = append(t.snap.Routers, r)
+		}
+	}
+}
+
+// routeService builds the service of a route and returns its name.
+func (t *translator) routeService(ns, routerKey string, services []crd.Service) (string, error) {
+	switch len(services) {
+	case 0:
+		return "", errors.New("route has no service and no child routers")
+	case 1:
+		return t.service(ns, services[0].LoadBalancerSpec, 0)
+	}
+	w := &spec.Weighted{}
+	for _, s := range services {
+		name, err := t.service(ns, s.LoadBalancerSpec, 0)
+		if err != nil {
+			return "", err
+		}
+		weight := 1
+		if s.Weight != nil {
+			weight = *s.Weight
+		}
+		w.Services = append(w.Services, spec.WeightedService{Name: name, Weight: weight})
+	}
+	name := Normalize(routerKey) + ProviderSuffix
+	t.snap.Services[name] = &spec.Service{Name: name, Weighted: w}
+	return name, nil
+}
+
+// service builds the service an IngressRoute or TraefikService entry refers
+// to and returns its name.
+func (t *translator) service(parentNS string, lb crd.LoadBalancerSpec, depth int) (string, error) {
+	if depth > 10 {
+		return "", fmt.Errorf("TraefikService %s: references nested too deeply (a cycle?)", lb.Name)
+	}
+	if strings.Contains(lb.Name, "@") {
+		return "", fmt.Errorf("service %q: cross-provider references are not supported by edgeroute", lb.Name)
+	}
+	ns := lb.Namespace
+	if ns == "" {
+		ns = parentNS
+	}
+	if !t.opts.AllowCrossNamespace && ns != parentNS {
+		return "", fmt.Errorf("service %s/%s not in the parent resource namespace %s (allowCrossNamespace is off)", ns, lb.Name, parentNS)
+	}
+	lb.Namespace = ns
+	switch lb.Kind {
+	case "", crd.ServiceKindService:
+		return t.kubernetesService(lb)
+	case crd.ServiceKindTraefikService:
+		return t.traefikService(lb, depth)
+	}
+	return "", fmt.Errorf("service %s/%s: unsupported kind %q", ns, lb.Name, lb.Kind)
+}
+
+func (t *translator) traefikService(lb crd.LoadBalancerSpec, depth int) (string, error) {
+	ts := t.tsvcs[key(lb.Namespace, lb.Name)]
+	if ts == nil {
+		return "", fmt.Errorf("TraefikService %s/%s not found", lb.Namespace, lb.Name)
+	}
+	name := Normalize(lb.Namespace+"-"+lb.Name) + ProviderSuffix
+	if _, done := t.snap.Services[name]; done {
+		return name, nil
+	}
+	if ts.Spec.Weighted == nil {
+		return "", fmt.Errorf("TraefikService %s/%s: only weighted services are supported yet (mirroring, failover and highestRandomWeight are not)", lb.Namespace, lb.Name)
+	}
+	w := &spec.Weighted{}
+	if ts.Spec.Weighted.Sticky != nil && ts.Spec.Weighted.Sticky.Cookie != nil {
+		w.Sticky = cookie(ts.Spec.Weighted.Sticky.Cookie)
+	}
+	for _, c := range ts.Spec.Weighted.Services {
+		child, err := t.service(lb.Namespace, c.LoadBalancerSpec, depth+1)
+		if err != nil {
+			return "", fmt.Errorf("TraefikService %s/%s: %w", lb.Namespace, lb.Name, err)
+		}
+		weight := 1
+		if c.Weight != nil {
+			weight = *c.Weight
+		}
+		w.Services = append(w.Services, spec.WeightedService{Name: child, Weight: weight})
+	}
+	t.snap.Services[name] = &spec.Service{Name: name, Ref: t.ref("TraefikService", lb.Namespace, lb.Name, 0), Weighted: w}
+	return name, nil
+}
+
+func cookie(c *crd.Cookie) *spec.Cookie {
+	out := &spec.Cookie{Name: c.Name, Secure: c.Secure, HTTPOnly: c.HTTPOnly, SameSite: c.SameSite, MaxAge: c.MaxAge, Domain: c.Domain, Path: "/"}
+	if c.Path != nil {
+		out.Path = *c.Path
+	}
+	return out
+}
+
+// kubernetesService builds a servers load balancer for one Service port.
+func (t *translator) kubernetesService(lb crd.LoadBalancerSpec) (string, error) {
+	strategy := "wrr"
+	switch lb.Strategy {
+	case "", "RoundRobin", crd.BalancerStrategyWRR:
+	case crd.BalancerStrategyP2C:
+		strategy = "p2c"
+	case crd.BalancerStrategyHRW, crd.BalancerStrategyLeastTime:
+		return "", fmt.Errorf("service %s/%s: load-balancer strategy %s is not supported by edgeroute yet", lb.Namespace, lb.Name, lb.Strategy)
+	default:
+		return "", fmt.Errorf("service %s/%s: load-balancer strategy %s is not supported", lb.Namespace, lb.Name, lb.Strategy)
+	}
+	if lb.HealthCheck != nil || lb.PassiveHealthCheck != nil {
+		return "", fmt.Errorf("service %s/%s: health checks are not supported by edgeroute yet", lb.Namespace, lb.Name)
+	}
+	if lb.ServersTransport != "" {
+		return "", fmt.Errorf("service %s/%s: serversTransport is not supported by edgeroute yet", lb.Namespace, lb.Name)
+	}
+	if len(lb.Middlewares) > 0 {
+		return "", fmt.Errorf("service %s/%s: service middlewares are not supported yet", lb.Namespace, lb.Name)
+	}
+	servers, err := t.servers(lb)
+	if err != nil {
+		return "", err
+	}
+	name := Normalize(lb.Namespace+"-"+lb.Name+"-"+lb.Port.String()) + ProviderSuffix
+	def := &spec.LoadBalancer{EndpointsKey: name, Strategy: strategy, PassHostHeader: true, FlushInterval: 100 * time.Millisecond}
+	if lb.PassHostHeader != nil {
+		def.PassHostHeader = *lb.PassHostHeader
+	}
+	if lb.ResponseForwarding != nil && lb.ResponseForwarding.FlushInterval != "" {
+		d, err := parseDuration(lb.ResponseForwarding.FlushInterval)
+		if err != nil {
+			return "", fmt.Errorf("service %s/%s: responseForwarding.flushInterval: %v", lb.Namespace, lb.Name, err)
+		}
+		def.FlushInterval = d
+	}
+	if lb.Sticky != nil && lb.Sticky.Cookie != nil {
+		def.Sticky = cookie(lb.Sticky.Cookie)
+	}
+	t.snap.Services[name] = &spec.Service{Name: name, Ref: t.ref("Service", lb.Namespace, lb.Name, 0), LoadBalancer: def}
+	t.snap.Endpoints[name] = servers
+	return name, nil
+}
+
+func parseDuration(v string) (time.Duration, error) {
+	if n, err := strconv.ParseInt(v, 10, 64); err == nil {
+		return time.Duration(n) * time.Second, nil
+	}
+	return time.ParseDuration(v)
+}
+
+// servers resolves the backend addresses of a Service port.
+func (t *translator) servers(lb crd.LoadBalancerSpec) ([]spec.Server, error) {
+	svc := t.svcs[key(lb.Namespace, lb.Name)]
+	if svc == nil {
+		return nil, fmt.Errorf("kubernetes service not found: %s/%s", lb.Namespace, lb.Name)
+	}
+	port, err := servicePort(svc, lb.Port)
+	if err != nil {
+		return nil, fmt.Errorf("service %s/%s: %w", lb.Namespace, lb.Name, err)
+	}
+	scheme, err := protocol(lb.Scheme, port.Name, port.Port)
+	if err != nil {
+		return nil, fmt.Errorf("service %s/%s: %w", lb.Namespace, lb.Name, err)
+	}
+	if svc.Spec.Type == corev1.ServiceTypeExternalName {
+		if !t.opts.AllowExternalNameServices {
+			return nil, fmt.Errorf("externalName services not allowed: %s/%s", lb.Namespace, lb.Name)
+		}
+		return []spec.Server{{URL: scheme + "://" + net.JoinHostPort(svc.Spec.ExternalName, strconv.Itoa(int(port.Port)))}}, nil
+	}
+	native := t.opts.NativeLBByDefault
+	if lb.NativeLB != nil {
+		native = *lb.NativeLB
+	}
+	if native {
+		ip := svc.Spec.ClusterIP
+		if ip == "" || ip == corev1.ClusterIPNone {
+			return nil, fmt.Errorf("service %s/%s: nativeLB needs a ClusterIP (the service is headless or has none)", lb.Namespace, lb.Name)
+		}
+		return []spec.Server{{URL: scheme + "://" + net.JoinHostPort(ip, strconv.Itoa(int(port.Port)))}}, nil
+	}
+	var servers []spec.Server
+	if svc.Spec.Type == corev1.ServiceTypeNodePort && lb.NodePortLB {
+		for _, n := range t.objs.Nodes {
+			for _, a := range n.Status.Addresses {
+				if a.Type == corev1.NodeInternalIP {
+					servers = append(servers, spec.Server{URL: scheme + "://" + net.JoinHostPort(a.Address, strconv.Itoa(int(port.NodePort)))})
+				}
+			}
+		}
+		if len(servers) == 0 {
+			return nil, fmt.Errorf("nodes not found for NodePort service %s/%s", lb.Namespace, lb.Name)
+		}
+		return servers, nil
+	}
+	seen := map[string]bool{}
+	for _, es := range t.slices[key(lb.Namespace, lb.Name)] {
+		var epPort int32
+		for _, p := range es.Ports {
+			if p.Name != nil && *p.Name == port.Name && p.Port != nil {
+				epPort = *p.Port
+				break
+			}
+		}
+		if epPort == 0 {
+			continue
+		}
+		for _, ep := range es.Endpoints {
+			if ep.Conditions.Serving != nil && !*ep.Conditions.Serving {
+				continue
+			}
+			fenced := ep.Conditions.Terminating != nil && *ep.Conditions.Terminating
+			for _, addr := range ep.Addresses {
+				if seen[addr] {
+					continue
+				}
+				seen[addr] = true
+				servers = append(servers, spec.Server{URL: scheme + "://" + net.JoinHostPort(addr, strconv.Itoa(int(epPort))), Fenced: fenced})
+			}
+		}
+	}
+	if len(servers) == 0 && !t.opts.AllowEmptyServices {
+		return nil, fmt.Errorf("no servers found for %s/%s", lb.Namespace, lb.Name)
+	}
+	return servers, nil
+}
+
+// servicePort finds the Service port a reference names, by number or by
+// name. An ExternalName service accepts a port number it does not list.
+func servicePort(svc *corev1.Service, p intstr.IntOrString) (corev1.ServicePort, error) {
+	if p.Type == intstr.Int && p.IntVal == 0 || p.Type == intstr.String && p.StrVal == "" {
+		return corev1.ServicePort{}, errors.New("ingressRoute service port not defined")
+	}
+	for _, sp := range svc.Spec.Ports {
+		if p.Type == intstr.Int && p.IntVal == sp.Port || p.Type == intstr.String && p.StrVal == sp.Name {
+			return sp, nil
+		}
+	}
+	if svc.Spec.Type != corev1.ServiceTypeExternalName || p.Type == intstr.String {
+		return corev1.ServicePort{}, fmt.Errorf("service port not found: %s", p.String())
+	}
+	return corev1.ServicePort{Port: p.IntVal}, nil
+}
+
+// protocol is the backend scheme: an explicit http, https or h2c, else https
+// for port 443 or a port name starting with "https", else http.
+func protocol(scheme, portName string, port int32) (string, error) {
+	switch scheme {
+	case "http", "https":
+		return scheme, nil
+	case "h2c":
+		return "", errors.New("scheme h2c is not supported by edgeroute yet")
+	case "":
+		if port == 443 || strings.HasPrefix(portName, "https") {
+			return "https", nil
+		}
+		return "http", nil
+	}
+	return "", fmt.Errorf("invalid scheme %q specified", scheme)
+}

@@ -1,0 +1,132 @@
+// Command edgeroute is an ingress proxy that serves Traefik's Kubernetes
+// CRDs (IngressRoute and friends) with Traefik v3's routing semantics.
+//
+//	edgeroute [--entryPoints.NAME.address=ADDR ...] --providers.manifests.directory=DIR
+//	edgeroute explain --providers.manifests.directory=DIR [--entrypoint NAME] [--client-ip IP] [-H 'K: V'] [--json] METHOD URL
+//	edgeroute check DIR
+//	edgeroute whoami --address ADDR
+package main
+
+import (
+	"context"
+	"fmt"
+	"log/slog"
+	"os"
+	"os/signal"
+	"syscall"
+
+	"github.com/edgeroute/edgeroute/compile/spec"
+	"github.com/edgeroute/edgeroute/engine"
+	"github.com/edgeroute/edgeroute/k8swatch"
+)
+
+func main() {
+	os.Exit(run(os.Args[1:]))
+}
+
+func run(args []string) int {
+	if len(args) > 0 {
+		switch args[0] {
+		case "explain":
+			return runExplain(args[1:], os.Stdout)
+		case "check":
+			return runCheck(args[1:], os.Stdout)
+		case "whoami":
+			return runWhoami(args[1:])
+		case "help", "-h", "--help":
+			fmt.Print(usage)
+			return 0
+		}
+	}
+	return runServe(args)
+}
+
+const usage = `edgeroute: an ingress proxy for Traefik's Kubernetes CRDs.
+
+  edgeroute [static configuration flags]      serve
+  edgeroute explain [flags] METHOD URL         which router a request reaches, and why not the others
+  edgeroute check DIR                          validate manifests without serving
+  edgeroute whoami --address ADDR              a diagnostic backend that echoes requests
+
+Static configuration uses Traefik's key names, case-insensitive, as flags or in a YAML
+--configFile, for example:
+  --entryPoints.web.address=:8000
+  --entryPoints.web.forwardedHeaders.insecure=true
+  --entryPoints.web.forwardedHeaders.trustedIPs=10.0.0.0/8
+  --providers.manifests.directory=DIR           serve and watch a folder of manifests
+  --providers.kubernetesCRD.allowCrossNamespace=true
+With no entry point configured: web :8000, websecure :8443, traefik :8080.
+`
+
+func newLogger() *slog.Logger {
+	return slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: slog.LevelInfo}))
+}
+
+func providerOptions(s *engine.Static) k8swatch.Options {
+	return k8swatch.Options{
+		AllowCrossNamespace:       s.AllowCrossNamespace,
+		AllowExternalNameServices: s.AllowExternalNameServices,
+		AllowEmptyServices:        s.AllowEmptyServices,
+		NativeLBByDefault:         s.NativeLBByDefault,
+	}
+}
+
+func runServe(args []string) int {
+	log := newLogger()
+	static, err := engine.ParseStatic(args)
+	if err != nil {
+		fmt.Fprintln(os.Stderr, "edgeroute:", err)
+		return 2
+	}
+	if static.KubernetesCRD {
+		fmt.Fprintln(os.Stderr, "edgeroute: --providers.kubernetesCRD (watching a live cluster) is not available yet; use --providers.manifests.directory")
+		return 2
+	}
+	if static.ManifestsDir == "" {
+		fmt.Fprint(os.Stderr, "edgeroute: no provider: set --providers.manifests.directory=DIR\n\n"+usage)
+		return 2
+	}
+	ctx, stop := signal.NotifyContext(context.Background(), syscall.SIGTERM, syscall.SIGINT)
+	defer stop()
+
+	srv := engine.NewServer(static, log)
+	dir := k8swatch.NewDir(static.ManifestsDir, providerOptions(static), log)
+	apply := func(snap *spec.Snapshot) {
+		problems := append(append([]spec.Problem(nil), snap.Problems...), srv.Apply(snap)...)
+		for _, p := range problems {
+			if p.Ignored {
+				log.Info("object not used", "object", p.Error())
+			} else {
+				log.Warn("configuration problem", "problem", p.Error())
+			}
+		}
+		log.Info("configuration applied", "routers", len(snap.Routers), "services", len(snap.Services),
+			"problems", len(problems), "recompiled", srv.Runtime().Compiled)
+	}
+	// Watch first, then load: a change made after the load is never missed.
+	watcher, err := dir.Watch()
+	if err != nil {
+		log.Error("watching manifests", "err", err)
+		return 1
+	}
+	// The initial configuration is in place before any entry point accepts.
+	apply(dir.Load())
+	if err := srv.Listen(); err != nil {
+		log.Error("listening", "err", err)
+		return 1
+	}
+	for name, ep := range static.EntryPoints {
+		log.Info("entry point listening", "name", name, "address", srv.Addr(name), "configured", ep.Address)
+	}
+	go func() {
+		if err := watcher.Run(ctx, apply); err != nil && ctx.Err() == nil {
+			log.Error("watching manifests", "err", err)
+		}
+	}()
+	if err := srv.Serve(ctx); err != nil {
+		log.Error("serving", "err", err)
+		return 1
+	}
+	log.Info("stopped")
+	return 0
+}
