@@ -12,8 +12,8 @@ import (
 
 // runCheck is `edgeroute check DIR [static flags]`: it loads, translates and
 // compiles the manifests exactly as serving would, prints every problem with
-// its location, and exits 1 if there is any (objects that edgeroute does not
-// use are listed but do not fail the check).
+// its location, and exits 1 if there is any (warnings, and objects that
+// edgeroute does not use, are listed but do not fail the check).
 func runCheck(args []string, out io.Writer) int {
 	var dirs, staticArgs []string
 	for _, a := range args {
@@ -40,6 +40,10 @@ func runCheck(args []string, out io.Writer) int {
 		if p.Ignored {
 			ignored++
 			fmt.Fprintf(out, "ignored: %s\n", p.Error())
+			continue
+		}
+		if p.Warning {
+			fmt.Fprintf(out, "warning: %s\n", p.Error())
 			continue
 		}
 		errs++

@@ -96,6 +96,8 @@ func runServe(args []string) int {
 		for _, p := range problems {
 			if p.Ignored {
 				log.Info("object not used", "object", p.Error())
+			} else if p.Warning {
+				log.Warn("configuration warning", "problem", p.Error())
 			} else {
 				log.Warn("configuration problem", "problem", p.Error())
 			}

@@ -189,3 +189,32 @@ func TestWebSocket(t *testing.T) {
 		}
 	}
 }
+
+func TestStickyCookie(t *testing.T) {
+	a, b := backend(t, "a"), backend(t, "b")
+	snap := &spec.Snapshot{
+		Routers: []spec.Router{{Name: "r", Rule: "PathPrefix(`/`)", Service: "default-whoami-80@kubernetescrd"}},
+		Services: map[string]*spec.Service{"default-whoami-80@kubernetescrd": {Name: "default-whoami-80@kubernetescrd",
+			LoadBalancer: &spec.LoadBalancer{EndpointsKey: "k", PassHostHeader: true, Sticky: &spec.Cookie{Path: "/", HTTPOnly: true}}}},
+		Endpoints: map[string][]spec.Server{"k": {{URL: a}, {URL: b}}},
+	}
+	_, base := startServer(t, snap)
+	resp, err := http.Get(base + "/")
+	if err != nil {
+		t.Fatal(err)
+	}
+	first, _ := io.ReadAll(resp.Body)
+	resp.Body.Close()
+	sc := resp.Header.Get("Set-Cookie")
+	// Traefik's default name: "_" + sha1("_TRAEFIK_BACKEND_" + service)[:5].
+	if !strings.HasPrefix(sc, "_") || !strings.Contains(sc, "; Path=/; HttpOnly") {
+		t.Fatalf("Set-Cookie = %q", sc)
+	}
+	cookie := strings.SplitN(sc, ";", 2)[0]
+	for range 10 {
+		code, body := get(t, base+"/", "", "Cookie: "+cookie)
+		if code != 200 || body[:1] != string(first[:1]) {
+			t.Fatalf("sticky request went to %q, first went to %q", body[:1], first[:1])
+		}
+	}
+}

@@ -14,6 +14,7 @@ import (
 
 	"github.com/edgeroute/edgeroute/compile"
 	"github.com/edgeroute/edgeroute/compile/spec"
+	"github.com/edgeroute/edgeroute/lb"
 )
 
 // Runtime is one immutable build of a snapshot: per entry point a compiled
@@ -25,6 +26,8 @@ type Runtime struct {
 	// Compiled is false when the rules were unchanged from the previous
 	// runtime and its compiled tables were reused (an endpoint-only change).
 	Compiled bool
+	// stateKeys are the lb.Registry keys this runtime uses.
+	stateKeys map[string]bool
 }
 
 type entryRuntime struct {
@@ -68,9 +71,10 @@ func (rt *Runtime) Table(entryPoint string) (*compile.Table, []*spec.Router) {
 // found while building (bad rules, unknown services); the routers concerned
 // are left out and everything else serves.
 func (s *Server) Apply(snap *spec.Snapshot) []spec.Problem {
-	rt, problems := build(s.static, snap, s.ups, s.rt.Load())
+	rt, problems := build(s.static, snap, s.ups, s.reg, s.rt.Load())
 	s.rt.Store(rt)
 	s.ups.sweep(rt)
+	s.reg.Sweep(rt.stateKeys)
 	return problems
 }
 
@@ -80,7 +84,7 @@ func (s *Server) Runtime() *Runtime { return s.rt.Load() }
 // Build compiles a snapshot for the entry points of static without serving
 // it, for tools (explain, check): the same tables and problems as Apply.
 func Build(static *Static, snap *spec.Snapshot) (*Runtime, []spec.Problem) {
-	return build(static, snap, newUpstreams(), nil)
+	return build(static, snap, newUpstreams(), lb.NewRegistry(), nil)
 }
 
 // build compiles a snapshot for the entry points of static. Upstream
@@ -88,8 +92,8 @@ func Build(static *Static, snap *spec.Snapshot) (*Runtime, []spec.Problem) {
 // prev routed with the same routers and service definitions (only endpoints
 // changed), its compiled tables are reused: an EndpointSlice change never
 // recompiles the rules.
-func build(static *Static, snap *spec.Snapshot, ups *upstreams, prev *Runtime) (*Runtime, []spec.Problem) {
-	rt := &Runtime{entry: map[string]*entryRuntime{}, snapshot: snap, Compiled: true}
+func build(static *Static, snap *spec.Snapshot, ups *upstreams, reg *lb.Registry, prev *Runtime) (*Runtime, []spec.Problem) {
+	rt := &Runtime{entry: map[string]*entryRuntime{}, snapshot: snap, Compiled: true, stateKeys: map[string]bool{}}
 	reuse := prev != nil && len(prev.entry) > 0 && sameRouting(prev.snapshot, snap)
 	var problems []spec.Problem
 	services := map[string]service{}
@@ -108,20 +112,22 @@ func build(static *Static, snap *spec.Snapshot, ups *upstreams, prev *Runtime) (
 		var sv service
 		switch {
 		case def.LoadBalancer != nil:
-			sv = newLBService(def, snap.Endpoints[def.LoadBalancer.EndpointsKey], ups)
+			servers := snap.Endpoints[def.LoadBalancer.EndpointsKey]
+			for _, s := range servers {
+				rt.stateKeys[def.Name+" "+s.URL] = true
+			}
+			sv = newLBService(def, servers, ups, reg)
 		case def.Weighted != nil:
-			w := &weightedService{}
+			var children []weighted
 			for _, c := range def.Weighted.Services {
 				child, err := buildService(c.Name, depth+1)
 				if err != nil {
 					return nil, err
 				}
-				if c.Weight > 0 {
-					w.children = append(w.children, weighted{child, c.Weight})
-				}
+				rt.stateKeys[def.Name+" "+c.Name] = true
+				children = append(children, weighted{name: c.Name, s: child, weight: c.Weight})
 			}
-			w.init()
-			sv = w
+			sv = newWeightedService(def, children, reg)
 		default:
 			return nil, fmt.Errorf("service %s has no load balancer", name)
 		}

@@ -10,12 +10,15 @@ import (
 	"github.com/valyala/fasthttp"
 
 	"github.com/edgeroute/edgeroute/compile"
+	"github.com/edgeroute/edgeroute/lb"
 )
 
 // reqState is the per-request scratch space, pooled: the routing view of
 // the request and the buffers it borrows.
 type reqState struct {
 	creq compile.Request
+	hint lb.Hint // balancer input (sticky cookie, client IP) and output
+	ip   []byte
 	host []byte
 	esc  []byte // normalised, sanitised escaped path: what is forwarded
 	path []byte // routing path
@@ -48,6 +51,7 @@ func (s *Server) handler(ep *listener) fasthttp.RequestHandler {
 		st := statePool.Get().(*reqState)
 		s.serve(ctx, rt, ep, st)
 		st.creq.Header = nil
+		st.hint.Reset()
 		statePool.Put(st)
 	}
 }
@@ -74,6 +78,12 @@ func (s *Server) serve(ctx *fasthttp.RequestCtx, rt *Runtime, ep *listener, st *
 	if r.service == nil {
 		notFound(ctx)
 		return
+	}
+	st.hint.Reset()
+	st.hint.Cookie = ctx.Request.Header.Peek("Cookie")
+	if ip := st.creq.ClientIP; ip.IsValid() {
+		st.ip = ip.AppendTo(st.ip[:0])
+		st.hint.ClientIP = st.ip
 	}
 	r.service.serve(ctx, st)
 }

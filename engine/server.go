@@ -16,6 +16,8 @@ import (
 	"time"
 
 	"github.com/valyala/fasthttp"
+
+	"github.com/edgeroute/edgeroute/lb"
 )
 
 var hostname = func() string {
@@ -33,6 +35,7 @@ type Server struct {
 	log    *slog.Logger
 	rt     atomic.Pointer[Runtime]
 	ups    *upstreams
+	reg    *lb.Registry
 
 	mu        sync.Mutex
 	listeners []*listener
@@ -49,7 +52,7 @@ type listener struct {
 // NewServer prepares a server; it listens only when Listen is called, after
 // the first configuration has been applied.
 func NewServer(static *Static, log *slog.Logger) *Server {
-	s := &Server{static: static, log: log.With("component", "engine"), ups: newUpstreams()}
+	s := &Server{static: static, log: log.With("component", "engine"), ups: newUpstreams(), reg: lb.NewRegistry()}
 	s.rt.Store(emptyRuntime())
 	return s
 }

@@ -3,75 +3,119 @@
 package engine
 
 import (
-	"sync/atomic"
-
 	"github.com/valyala/fasthttp"
 
 	"github.com/edgeroute/edgeroute/compile/spec"
+	"github.com/edgeroute/edgeroute/lb"
 )
 
-// lbService balances over the servers of one Kubernetes Service port.
+// lbService balances over the servers of one Kubernetes Service port with
+// the service's strategy (Traefik's EDF WRR, or P2C) and sticky cookie.
 type lbService struct {
-	def      *spec.LoadBalancer
-	servers  []*upstream // eligible for new traffic (not fenced)
-	next     atomic.Uint64
+	bal      lb.Balancer
+	ups      map[*lb.Endpoint]*upstream
 	passHost bool
 }
 
-func newLBService(def *spec.Service, servers []spec.Server, ups *upstreams) *lbService {
-	s := &lbService{def: def.LoadBalancer, passHost: def.LoadBalancer.PassHostHeader}
+// newLBService builds the balancer of a load-balancer service. Endpoint
+// state (in-flight counts, passive health) is kept in reg by service and
+// server URL, so it survives reloads.
+func newLBService(def *spec.Service, servers []spec.Server, ups *upstreams, reg *lb.Registry) *lbService {
+	s := &lbService{passHost: def.LoadBalancer.PassHostHeader, ups: map[*lb.Endpoint]*upstream{}}
+	var eps []*lb.Endpoint
 	for _, sv := range servers {
-		if sv.Fenced {
+		up, err := ups.get(sv.URL)
+		if err != nil {
 			continue
 		}
-		if up, err := ups.get(sv.URL); err == nil {
-			s.servers = append(s.servers, up)
+		ep, err := lb.NewEndpoint(sv.URL, reg.State(def.Name+" "+sv.URL))
+		if err != nil {
+			continue
 		}
+		ep.Fenced = sv.Fenced
+		s.ups[ep] = up
+		eps = append(eps, ep)
+	}
+	opts := lb.Options{Sticky: stickySpec(def.LoadBalancer.Sticky, def.Name)}
+	if def.LoadBalancer.Strategy == "p2c" {
+		s.bal = lb.NewP2C(eps, opts)
+	} else {
+		s.bal = lb.NewWRR(eps, opts)
 	}
 	return s
 }
 
+func stickySpec(c *spec.Cookie, service string) *lb.CookieSpec {
+	if c == nil {
+		return nil
+	}
+	path := c.Path
+	cs := lb.NewCookieSpec(lb.CookieConfig{Name: c.Name, Secure: c.Secure, HTTPOnly: c.HTTPOnly, SameSite: c.SameSite,
+		MaxAge: c.MaxAge, Path: &path, Domain: c.Domain}, service)
+	return &cs
+}
+
 func (s *lbService) serve(ctx *fasthttp.RequestCtx, st *reqState) {
-	n := uint64(len(s.servers))
-	if n == 0 {
-		ctx.Response.Header.SetContentType(textPlain)
-		ctx.SetStatusCode(fasthttp.StatusServiceUnavailable)
-		ctx.SetBody(body503)
+	ep, ok := s.bal.Pick(&st.hint)
+	if !ok {
+		noServer(ctx, st)
 		return
 	}
-	up := s.servers[(s.next.Add(1)-1)%n]
-	if err := forward(ctx, st, up, s.passHost); err != nil {
+	up := s.ups[ep]
+	ep.State.Acquire()
+	err := forward(ctx, st, up, s.passHost)
+	ep.State.Release()
+	if err != nil {
 		writeError(ctx, errorStatus(err))
+	}
+	setStickyCookies(ctx, st)
+}
+
+// noServer is Traefik's answer when a balancer has no usable server.
+func noServer(ctx *fasthttp.RequestCtx, st *reqState) {
+	ctx.Response.Header.SetContentType(textPlain)
+	ctx.SetStatusCode(fasthttp.StatusServiceUnavailable)
+	ctx.SetBody(body503)
+}
+
+// setStickyCookies adds the Set-Cookie headers the balancers asked for.
+func setStickyCookies(ctx *fasthttp.RequestCtx, st *reqState) {
+	for _, c := range st.hint.SetCookies() {
+		st.tmp = lb.AppendSetCookie(st.tmp[:0], *c.Spec, c.Value)
+		ctx.Response.Header.AddBytesV("Set-Cookie", st.tmp)
 	}
 }
 
-// weightedService balances over child services by weight.
+// weightedService balances over child services by weight, with Traefik's
+// EDF order and its sticky cookie (whose value names the child service).
 type weightedService struct {
-	children []weighted
-	schedule []int
-	next     atomic.Uint64
+	bal      lb.Balancer
+	children map[*lb.Endpoint]service
+}
+
+func newWeightedService(def *spec.Service, children []weighted, reg *lb.Registry) *weightedService {
+	w := &weightedService{children: map[*lb.Endpoint]service{}}
+	var eps []*lb.Endpoint
+	for _, c := range children {
+		ep := &lb.Endpoint{Key: c.name, Weight: c.weight, State: reg.State(def.Name + " " + c.name)}
+		w.children[ep] = c.s
+		eps = append(eps, ep)
+	}
+	w.bal = lb.NewWRR(eps, lb.Options{Sticky: stickySpec(def.Weighted.Sticky, def.Name)})
+	return w
 }
 
 type weighted struct {
+	name   string
 	s      service
 	weight int
 }
 
-func (w *weightedService) init() {
-	for i, c := range w.children {
-		for range c.weight {
-			w.schedule = append(w.schedule, i)
-		}
-	}
-}
-
 func (w *weightedService) serve(ctx *fasthttp.RequestCtx, st *reqState) {
-	n := uint64(len(w.schedule))
-	if n == 0 {
-		ctx.Response.Header.SetContentType(textPlain)
-		ctx.SetStatusCode(fasthttp.StatusServiceUnavailable)
-		ctx.SetBody(body503)
+	ep, ok := w.bal.Pick(&st.hint)
+	if !ok {
+		noServer(ctx, st)
 		return
 	}
-	w.children[w.schedule[(w.next.Add(1)-1)%n]].s.serve(ctx, st)
+	w.children[ep].serve(ctx, st)
 }

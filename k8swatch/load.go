@@ -49,6 +49,7 @@ func loadObjects(path string) (*translate.Objects, []spec.Problem) {
 			Ref:     spec.Ref{Kind: p.Kind, Namespace: p.Namespace, Name: p.Name, File: p.File, Line: p.Line},
 			Err:     p.Err,
 			Ignored: p.Severity == manifest.Ignored,
+			Warning: p.Severity == manifest.Warning,
 		})
 	}
 	return out, problems

@@ -130,6 +130,9 @@ type Problem struct {
 	// Ignored marks information rather than an error: an object that
 	// edgeroute does not use (a Deployment in a manifest folder, say).
 	Ignored bool
+	// Warning marks an object that is used but deserves attention (a
+	// deprecated API group, a duplicate object of which the last one won).
+	Warning bool
 }
 
 func (p Problem) Error() string {

@@ -57,8 +57,8 @@ func (d *decoder) add(p Problem) {
 	d.problems = append(d.problems, p)
 }
 
-// utf8BOM is skipped at the start of a file: editors on Windows add it,
-// and neither the YAML nor the JSON parser accepts it.
+// utf8BOM is skipped at the start of a file: some Windows editors add it,
+// the JSON parser rejects it, and it would hide a leading '{'.
 var utf8BOM = []byte("\xef\xbb\xbf")
 
 // file decodes every document of one file.
@@ -83,10 +83,10 @@ type yamlDoc struct {
 	data      []byte
 }
 
-// splitYAML cuts a YAML stream into documents. A separator is a line
-// starting with "---" followed by nothing but white space or a comment,
-// which is what Kubernetes' own reader accepts, plus the comment case,
-// which it would otherwise silently merge into the previous document.
+// splitYAML cuts a YAML stream into documents. A separator is a line made
+// of "---" and optional trailing white space, as for Kubernetes' own
+// reader, or of "---" followed by a comment, which that reader does not
+// split on (the YAML parser would then silently drop the second document).
 // Documents holding only blank lines and comments are dropped and not
 // numbered, so that a leading "---" does not shift the numbering.
 func splitYAML(name string, data []byte) []yamlDoc {
@@ -254,7 +254,7 @@ type typeDefaults struct {
 // field is read on its own, so that one malformed field does not hide the
 // others from problem reports.
 type header struct {
-	apiVersion, kind, namespace, name, generateName string
+	apiVersion, kind, namespace, name string
 }
 
 func readHeader(fields map[string]json.RawMessage) header {
@@ -265,7 +265,6 @@ func readHeader(fields map[string]json.RawMessage) header {
 	if json.Unmarshal(fields["metadata"], &meta) == nil {
 		readString(meta, "namespace", &h.namespace)
 		readString(meta, "name", &h.name)
-		readString(meta, "generateName", &h.generateName)
 	}
 	return h
 }
@@ -374,6 +373,7 @@ func (d *decoder) ignore(p Problem, h header) {
 // the object is skipped, because Kubernetes' strict field validation (the
 // kubectl default) would refuse to store it.
 func (d *decoder) traefikObject(raw []byte, tm metav1.TypeMeta, src Source, p Problem, dupErr error) {
+	labelNamespace(&p)
 	switch tm.Kind {
 	case crd.KindIngressRoute:
 		if o, ok := decodeStrict[crd.IngressRoute](d, raw, p, dupErr); ok {
@@ -427,6 +427,15 @@ func (d *decoder) traefikObject(raw []byte, tm metav1.TypeMeta, src Source, p Pr
 	}
 }
 
+// labelNamespace names, in problems about a namespaced object that names
+// no namespace, the namespace the object would have been created in, so
+// that the problem points at the object's real identity.
+func labelNamespace(p *Problem) {
+	if p.Namespace == "" {
+		p.Namespace = DefaultNamespace
+	}
+}
+
 // finishTraefik completes the metadata of a Traefik object and reports
 // the use of the legacy API group. It returns false when the object must
 // be skipped.
@@ -476,8 +485,7 @@ func decodeStrict[T any](d *decoder, raw []byte, p Problem, dupErr error) (T, bo
 		strictErrs = append(strictErrs, dupErr)
 	}
 	if len(strictErrs) > 0 {
-		p.Err = errors.Join(strictErrs...)
-		p.Err = errors.New(strings.ReplaceAll(p.Err.Error(), "\n", "; "))
+		p.Err = joinErrors(strictErrs)
 		d.add(p)
 		return o, false
 	}
@@ -501,14 +509,27 @@ func decodeLenient[T any](d *decoder, raw []byte, p Problem, dupErr error) (T, b
 	}
 	if len(strictErrs) > 0 {
 		p.Severity = Warning
-		p.Err = errors.New(strings.ReplaceAll(errors.Join(strictErrs...).Error(), "\n", "; ") + " (ignored)")
+		p.Err = fmt.Errorf("%w (ignored)", joinErrors(strictErrs))
 		d.add(p)
 	}
 	return o, true
 }
 
+// joinErrors joins errs into one error whose message stays on one line,
+// since a Problem renders as a single line.
+func joinErrors(errs []error) error {
+	msgs := make([]string, len(errs))
+	for i, err := range errs {
+		msgs[i] = err.Error()
+	}
+	return errors.New(strings.Join(msgs, "; "))
+}
+
 // coreObject decodes the Kubernetes built-in kinds edgeroute reads.
 func (d *decoder) coreObject(raw []byte, tm metav1.TypeMeta, src Source, p Problem, dupErr error) {
+	if tm.Kind != "Node" {
+		labelNamespace(&p)
+	}
 	switch {
 	case tm.APIVersion == "v1" && tm.Kind == "Service":
 		if o, ok := decodeLenient[corev1.Service](d, raw, p, dupErr); ok {

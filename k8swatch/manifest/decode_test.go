@@ -173,7 +173,7 @@ func TestDecode(t *testing.T) {
 			name: "unknown field in an IngressRoute",
 			data: strings.Replace(ingressRoute, "services:", "servics:", 1),
 			problems: []wantProblem{
-				{severity: Error, line: 1, doc: 1, kind: "IngressRoute", name: "foo",
+				{severity: Error, line: 1, doc: 1, kind: "IngressRoute", ns: "default", name: "foo",
 					reasonFragments: []string{`unknown field "spec.routes[0].servics"`}},
 			},
 		},
@@ -181,7 +181,7 @@ func TestDecode(t *testing.T) {
 			name: "field name in the wrong case",
 			data: strings.Replace(ingressRoute, "spec:\n", "spec:\n  entrypoints: [web]\n", 1),
 			problems: []wantProblem{
-				{severity: Error, line: 1, doc: 1, kind: "IngressRoute", name: "foo",
+				{severity: Error, line: 1, doc: 1, kind: "IngressRoute", ns: "default", name: "foo",
 					reasonFragments: []string{`unknown field "spec.entrypoints"`}},
 			},
 		},
@@ -197,7 +197,7 @@ func TestDecode(t *testing.T) {
 			name: "duplicate key in a Traefik object is an error",
 			data: strings.Replace(ingressRoute, "  name: foo\n", "  name: foo\n  name: foo\n", 1),
 			problems: []wantProblem{
-				{severity: Error, line: 1, doc: 1, kind: "IngressRoute", name: "foo",
+				{severity: Error, line: 1, doc: 1, kind: "IngressRoute", ns: "default", name: "foo",
 					reasonFragments: []string{`"name" already set`}},
 			},
 		},
@@ -234,14 +234,14 @@ func TestDecode(t *testing.T) {
 			name: "TCP kinds are ignored",
 			data: "apiVersion: traefik.io/v1alpha1\nkind: IngressRouteTCP\nmetadata: {name: t}\nspec: {}\n",
 			problems: []wantProblem{
-				{severity: Ignored, line: 1, doc: 1, kind: "IngressRouteTCP", name: "t", reasonFragments: []string{"TCP"}},
+				{severity: Ignored, line: 1, doc: 1, kind: "IngressRouteTCP", ns: "default", name: "t", reasonFragments: []string{"TCP"}},
 			},
 		},
 		{
 			name: "misspelt Traefik kind is an error",
 			data: strings.Replace(ingressRoute, "kind: IngressRoute", "kind: IngresRoute", 1),
 			problems: []wantProblem{
-				{severity: Error, line: 1, doc: 1, kind: "IngresRoute", name: "foo", reasonFragments: []string{"unknown kind"}},
+				{severity: Error, line: 1, doc: 1, kind: "IngresRoute", ns: "default", name: "foo", reasonFragments: []string{"unknown kind"}},
 			},
 		},
 		{
@@ -263,7 +263,7 @@ func TestDecode(t *testing.T) {
 			name: "missing name",
 			data: "apiVersion: traefik.io/v1alpha1\nkind: Middleware\nspec: {}\n",
 			problems: []wantProblem{
-				{severity: Error, line: 1, doc: 1, kind: "Middleware", reasonFragments: []string{"metadata.name is missing"}},
+				{severity: Error, line: 1, doc: 1, kind: "Middleware", ns: "default", reasonFragments: []string{"metadata.name is missing"}},
 			},
 		},
 		{
@@ -304,6 +304,25 @@ items:
  "items": [{"metadata": {"name": "a"}, "spec": {"ports": [{"port": 80}]}},
            {"metadata": {"name": "b", "namespace": "x"}}]}`,
 			objects: []string{"Service default/a@1#1", "Service x/b@1#1"},
+		},
+		{
+			name:    "typed list item with a kind but no apiVersion",
+			data:    "apiVersion: v1\nkind: ServiceList\nitems:\n  - kind: Service\n    metadata: {name: a}\n",
+			objects: []string{"Service default/a@1#1"},
+		},
+		{
+			name: "lists nested too deeply",
+			data: strings.Repeat(`{"apiVersion": "v1", "kind": "List", "items": [`, 10) + strings.Repeat("]}", 10),
+			problems: []wantProblem{
+				{severity: Error, line: 1, doc: 1, kind: "List", reasonFragments: []string{"nested too deeply"}},
+			},
+		},
+		{
+			name: "alias bomb is refused",
+			data: aliasBomb(10),
+			problems: []wantProblem{
+				{severity: Error, line: 1, doc: 1, reasonFragments: []string{"excessive aliasing"}},
+			},
 		},
 		{
 			name: "List whose items are not a list",
@@ -366,6 +385,18 @@ items:
 			checkProblems(t, "m.yaml", problems, tt.problems)
 		})
 	}
+}
+
+// aliasBomb returns a YAML document whose aliases expand to 9^levels
+// nodes (the "billion laughs" attack).
+func aliasBomb(levels int) string {
+	var b strings.Builder
+	b.WriteString("l0: &l0 [x, x, x, x, x, x, x, x, x]\n")
+	for i := 1; i <= levels; i++ {
+		prev := fmt.Sprintf("*l%d", i-1)
+		fmt.Fprintf(&b, "l%d: &l%d [%s]\n", i, i, strings.Repeat(prev+", ", 8)+prev)
+	}
+	return b.String()
 }
 
 func TestDecodeContents(t *testing.T) {
