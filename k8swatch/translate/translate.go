@@ -176,6 +176,12 @@ func (t *translator) ingressRoute(ir *crd.IngressRoute) {
 			t.problem(ref, "middlewares are not supported yet; the route is skipped, as Traefik skips a route whose middleware does not exist")
 			continue
 		}
+		if ir.Spec.TLS != nil {
+			// A router with tls serves on TLS entry points only; there are
+			// none yet, so it could never serve: say so.
+			t.problem(ref, "TLS routers are not served yet (edgeroute has no TLS entry points); the route is skipped")
+			continue
+		}
 		if len(ir.Spec.ParentRefs) > 0 {
 			t.problem(ref, "parentRefs (child routers) are not supported yet")
 			continue
@@ -188,12 +194,6 @@ func (t *translator) ingressRoute(ir *crd.IngressRoute) {
 			Rule:        route.Match,
 			Priority:    int64(route.Priority),
 			Syntax:      route.Syntax,
-		}
-		if ir.Spec.TLS != nil {
-			r.TLS = &spec.RouterTLS{CertResolver: ir.Spec.TLS.CertResolver}
-			if o := ir.Spec.TLS.Options; o != nil {
-				r.TLS.Options = o.Name
-			}
 		}
 		svc, err := t.routeService(ir.Namespace, key, route.Services)
 		if err != nil {
