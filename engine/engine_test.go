@@ -8,6 +8,7 @@ import (
 	"net"
 	"net/http"
 	"strings"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -216,5 +217,89 @@ func TestStickyCookie(t *testing.T) {
 		if code != 200 || body[:1] != string(first[:1]) {
 			t.Fatalf("sticky request went to %q, first went to %q", body[:1], first[:1])
 		}
+	}
+}
+
+// flaky is a backend whose health (its /health status and whether / answers
+// 500) can be switched.
+func flaky(t *testing.T, name string, healthy *atomic.Bool) string {
+	t.Helper()
+	ln, _ := net.Listen("tcp", "127.0.0.1:0")
+	srv := &http.Server{Handler: http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if !healthy.Load() {
+			w.WriteHeader(500)
+			return
+		}
+		fmt.Fprint(w, name)
+	})}
+	go srv.Serve(ln)
+	t.Cleanup(func() { srv.Close() })
+	return "http://" + ln.Addr().String()
+}
+
+func twoServerSnap(a, b string, lbDef spec.LoadBalancer) *spec.Snapshot {
+	lbDef.EndpointsKey, lbDef.PassHostHeader = "k", true
+	return &spec.Snapshot{
+		Routers:   []spec.Router{{Name: "r", Rule: "PathPrefix(`/`)", Service: "svc"}},
+		Services:  map[string]*spec.Service{"svc": {Name: "svc", LoadBalancer: &lbDef}},
+		Endpoints: map[string][]spec.Server{"k": {{URL: a}, {URL: b}}},
+	}
+}
+
+func TestPassiveHealthCheck(t *testing.T) {
+	var okA, okB atomic.Bool
+	okA.Store(true)
+	a, b := flaky(t, "a", &okA), flaky(t, "b", &okB)
+	_, base := startServer(t, twoServerSnap(a, b, spec.LoadBalancer{Passive: &spec.PassiveHealthCheck{MaxFailedAttempts: 2, FailureWindow: 700 * time.Millisecond}}))
+	// b fails twice (round robin sends it every other request), then is out.
+	failures := 0
+	for range 10 {
+		if code, _ := get(t, base+"/", ""); code == 500 {
+			failures++
+		}
+	}
+	if failures != 2 {
+		t.Errorf("b answered 500 %d times before being taken out, want 2", failures)
+	}
+	okB.Store(true)
+	time.Sleep(800 * time.Millisecond) // the failure window passes: b is back
+	seen := map[string]bool{}
+	for range 6 {
+		_, body := get(t, base+"/", "")
+		seen[body] = true
+	}
+	if !seen["a"] || !seen["b"] {
+		t.Errorf("after the failure window both servers should serve, saw %v", seen)
+	}
+}
+
+func TestActiveHealthCheck(t *testing.T) {
+	var okA, okB atomic.Bool
+	okA.Store(true)
+	a, b := flaky(t, "a", &okA), flaky(t, "b", &okB)
+	hc := &spec.HealthCheck{Path: "/health", Interval: 50 * time.Millisecond, UnhealthyInterval: 50 * time.Millisecond, Timeout: time.Second, FollowRedirects: true}
+	_, base := startServer(t, twoServerSnap(a, b, spec.LoadBalancer{HealthCheck: hc}))
+	only := func(want string) bool {
+		for range 6 {
+			if _, body := get(t, base+"/", ""); body != want {
+				return false
+			}
+		}
+		return true
+	}
+	deadline := time.Now().Add(5 * time.Second)
+	for !only("a") {
+		if time.Now().After(deadline) {
+			t.Fatal("the unhealthy server was not taken out")
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+	okB.Store(true)
+	okA.Store(false)
+	for !only("b") {
+		if time.Now().After(deadline) {
+			t.Fatal("health changes were not followed")
+		}
+		time.Sleep(20 * time.Millisecond)
 	}
 }

@@ -74,6 +74,7 @@ func (s *Server) Apply(snap *spec.Snapshot) []spec.Problem {
 	rt, problems := build(s.static, snap, s.ups, s.reg, s.rt.Load())
 	s.rt.Store(rt)
 	s.ups.sweep(rt)
+	s.health.sync(snap, s.reg)
 	s.reg.Sweep(rt.stateKeys)
 	return problems
 }

@@ -36,6 +36,8 @@ type Server struct {
 	rt     atomic.Pointer[Runtime]
 	ups    *upstreams
 	reg    *lb.Registry
+	health *healthChecks
+	stop   context.CancelFunc // stops background work (health checks)
 
 	mu        sync.Mutex
 	listeners []*listener
@@ -53,6 +55,8 @@ type listener struct {
 // the first configuration has been applied.
 func NewServer(static *Static, log *slog.Logger) *Server {
 	s := &Server{static: static, log: log.With("component", "engine"), ups: newUpstreams(), reg: lb.NewRegistry()}
+	ctx, cancel := context.WithCancel(context.Background())
+	s.health, s.stop = newHealthChecks(ctx, s.log), cancel
 	s.rt.Store(emptyRuntime())
 	return s
 }
@@ -132,6 +136,7 @@ func (s *Server) Serve(ctx context.Context) error {
 }
 
 func (s *Server) shutdown() error {
+	defer s.stop()
 	s.mu.Lock()
 	ls := append([]*listener(nil), s.listeners...)
 	s.mu.Unlock()

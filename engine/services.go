@@ -3,6 +3,8 @@
 package engine
 
 import (
+	"time"
+
 	"github.com/valyala/fasthttp"
 
 	"github.com/edgeroute/edgeroute/compile/spec"
@@ -15,13 +17,14 @@ type lbService struct {
 	bal      lb.Balancer
 	ups      map[*lb.Endpoint]*upstream
 	passHost bool
+	passive  *spec.PassiveHealthCheck
 }
 
 // newLBService builds the balancer of a load-balancer service. Endpoint
 // state (in-flight counts, passive health) is kept in reg by service and
 // server URL, so it survives reloads.
 func newLBService(def *spec.Service, servers []spec.Server, ups *upstreams, reg *lb.Registry) *lbService {
-	s := &lbService{passHost: def.LoadBalancer.PassHostHeader, ups: map[*lb.Endpoint]*upstream{}}
+	s := &lbService{passHost: def.LoadBalancer.PassHostHeader, ups: map[*lb.Endpoint]*upstream{}, passive: def.LoadBalancer.Passive}
 	var eps []*lb.Endpoint
 	for _, sv := range servers {
 		up, err := ups.get(sv.URL)
@@ -37,9 +40,12 @@ func newLBService(def *spec.Service, servers []spec.Server, ups *upstreams, reg 
 		eps = append(eps, ep)
 	}
 	opts := lb.Options{Sticky: stickySpec(def.LoadBalancer.Sticky, def.Name)}
-	if def.LoadBalancer.Strategy == "p2c" {
+	switch def.LoadBalancer.Strategy {
+	case "p2c":
 		s.bal = lb.NewP2C(eps, opts)
-	} else {
+	case "hrw":
+		s.bal = lb.NewHRW(eps, opts)
+	default:
 		s.bal = lb.NewWRR(eps, opts)
 	}
 	return s
@@ -68,7 +74,24 @@ func (s *lbService) serve(ctx *fasthttp.RequestCtx, st *reqState) {
 	if err != nil {
 		writeError(ctx, errorStatus(err))
 	}
+	if s.passive != nil {
+		s.observe(ep, err == nil && ctx.Response.StatusCode() < 500)
+	}
 	setStickyCookies(ctx, st)
+}
+
+// observe is Traefik's passive health check: a network error or a 5xx
+// answer is a failure; MaxFailedAttempts failures within FailureWindow take
+// the server out of rotation for FailureWindow.
+func (s *lbService) observe(ep *lb.Endpoint, ok bool) {
+	if ok {
+		ep.State.RecordSuccess()
+		return
+	}
+	window := s.passive.FailureWindow
+	if !ep.State.RecordFailure(time.Now(), window, s.passive.MaxFailedAttempts) && ep.State.SetUp(false) {
+		time.AfterFunc(window, func() { ep.State.SetUp(true) })
+	}
 }
 
 // noServer is Traefik's answer when a balancer has no usable server.

@@ -57,6 +57,35 @@ type LoadBalancer struct {
 	PassHostHeader bool
 	FlushInterval  time.Duration // negative: flush after every write
 	Sticky         *Cookie
+	// HealthCheck probes each server actively (ExternalName services only,
+	// as in Traefik); Passive marks servers down after failed requests.
+	HealthCheck *HealthCheck
+	Passive     *PassiveHealthCheck
+}
+
+// HealthCheck is an active HTTP health check, with Traefik's defaults
+// applied: GET, interval 30s, unhealthyInterval = interval, timeout 5s,
+// followRedirects true, any 2xx or 3xx status when Status is 0.
+type HealthCheck struct {
+	Scheme            string
+	Path              string
+	Method            string
+	Status            int
+	Port              int
+	Hostname          string
+	Headers           map[string]string
+	Interval          time.Duration
+	UnhealthyInterval time.Duration
+	Timeout           time.Duration
+	FollowRedirects   bool
+}
+
+// PassiveHealthCheck marks a server down for FailureWindow once
+// MaxFailedAttempts requests to it failed (a network error or a 5xx
+// answer) within FailureWindow.
+type PassiveHealthCheck struct {
+	MaxFailedAttempts int
+	FailureWindow     time.Duration
 }
 
 // Server is one backend address.

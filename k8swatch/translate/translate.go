@@ -15,6 +15,7 @@ import (
 	"errors"
 	"fmt"
 	"net"
+	"net/url"
 	"slices"
 	"sort"
 	"strconv"
@@ -308,13 +309,12 @@ func (t *translator) kubernetesService(lb crd.LoadBalancerSpec) (string, error) 
 	case "", "RoundRobin", crd.BalancerStrategyWRR:
 	case crd.BalancerStrategyP2C:
 		strategy = "p2c"
-	case crd.BalancerStrategyHRW, crd.BalancerStrategyLeastTime:
+	case crd.BalancerStrategyHRW:
+		strategy = "hrw"
+	case crd.BalancerStrategyLeastTime:
 		return "", fmt.Errorf("service %s/%s: load-balancer strategy %s is not supported by edgeroute yet", lb.Namespace, lb.Name, lb.Strategy)
 	default:
 		return "", fmt.Errorf("service %s/%s: load-balancer strategy %s is not supported", lb.Namespace, lb.Name, lb.Strategy)
-	}
-	if lb.HealthCheck != nil || lb.PassiveHealthCheck != nil {
-		return "", fmt.Errorf("service %s/%s: health checks are not supported by edgeroute yet", lb.Namespace, lb.Name)
 	}
 	if lb.ServersTransport != "" {
 		return "", fmt.Errorf("service %s/%s: serversTransport is not supported by edgeroute yet", lb.Namespace, lb.Name)
@@ -341,9 +341,67 @@ func (t *translator) kubernetesService(lb crd.LoadBalancerSpec) (string, error) 
 	if lb.Sticky != nil && lb.Sticky.Cookie != nil {
 		def.Sticky = cookie(lb.Sticky.Cookie)
 	}
+	if def.HealthCheck, err = healthCheck(lb); err != nil {
+		return "", fmt.Errorf("service %s/%s: healthCheck: %w", lb.Namespace, lb.Name, err)
+	}
+	if p := lb.PassiveHealthCheck; p != nil {
+		def.Passive = &spec.PassiveHealthCheck{MaxFailedAttempts: 1, FailureWindow: 10 * time.Second}
+		if p.MaxFailedAttempts != nil {
+			def.Passive.MaxFailedAttempts = *p.MaxFailedAttempts
+		}
+		if p.FailureWindow != nil {
+			if def.Passive.FailureWindow, err = parseDuration(p.FailureWindow.String()); err != nil {
+				return "", fmt.Errorf("service %s/%s: passiveHealthCheck.failureWindow: %w", lb.Namespace, lb.Name, err)
+			}
+		}
+	}
 	t.snap.Services[name] = &spec.Service{Name: name, Ref: t.ref("Service", lb.Namespace, lb.Name, 0), LoadBalancer: def}
 	t.snap.Endpoints[name] = servers
 	return name, nil
+}
+
+// healthCheck applies Traefik's defaults to an active health check. The
+// provider allows one only on ExternalName services (checked by servers).
+func healthCheck(lb crd.LoadBalancerSpec) (*spec.HealthCheck, error) {
+	h := lb.HealthCheck
+	if h == nil {
+		return nil, nil
+	}
+	if h.Mode != "" && h.Mode != "http" {
+		return nil, fmt.Errorf("mode %q is not supported by edgeroute yet (only http)", h.Mode)
+	}
+	hc := &spec.HealthCheck{Scheme: h.Scheme, Path: h.Path, Method: h.Method, Status: h.Status, Port: h.Port,
+		Hostname: h.Hostname, Headers: h.Headers, Interval: 30 * time.Second, Timeout: 5 * time.Second, FollowRedirects: true}
+	if h.FollowRedirects != nil {
+		hc.FollowRedirects = *h.FollowRedirects
+	}
+	for _, d := range []struct {
+		v   *intstr.IntOrString
+		dst *time.Duration
+		f   string
+	}{{h.Interval, &hc.Interval, "interval"}, {h.Timeout, &hc.Timeout, "timeout"}} {
+		if d.v != nil {
+			v, err := parseDuration(d.v.String())
+			if err != nil || v <= 0 {
+				return nil, fmt.Errorf("%s %q: must be a positive duration", d.f, d.v.String())
+			}
+			*d.dst = v
+		}
+	}
+	hc.UnhealthyInterval = hc.Interval
+	if h.UnhealthyInterval != nil {
+		v, err := parseDuration(h.UnhealthyInterval.String())
+		if err != nil || v <= 0 {
+			return nil, fmt.Errorf("unhealthyInterval %q: must be a positive duration", h.UnhealthyInterval.String())
+		}
+		hc.UnhealthyInterval = v
+	}
+	if hc.Path != "" {
+		if u, err := url.Parse(hc.Path); err != nil || u.Host != "" || u.Scheme != "" {
+			return nil, fmt.Errorf("path %q must be a relative URL", hc.Path)
+		}
+	}
+	return hc, nil
 }
 
 func parseDuration(v string) (time.Duration, error) {
@@ -366,6 +424,9 @@ func (t *translator) servers(lb crd.LoadBalancerSpec) ([]spec.Server, error) {
 	scheme, err := protocol(lb.Scheme, port.Name, port.Port)
 	if err != nil {
 		return nil, fmt.Errorf("service %s/%s: %w", lb.Namespace, lb.Name, err)
+	}
+	if svc.Spec.Type != corev1.ServiceTypeExternalName && lb.HealthCheck != nil {
+		return nil, fmt.Errorf("healthCheck allowed only for ExternalName services: %s/%s", lb.Namespace, lb.Name)
 	}
 	if svc.Spec.Type == corev1.ServiceTypeExternalName {
 		if !t.opts.AllowExternalNameServices {
