@@ -303,3 +303,21 @@ func TestActiveHealthCheck(t *testing.T) {
 		time.Sleep(20 * time.Millisecond)
 	}
 }
+
+func TestPing(t *testing.T) {
+	static, _ := ParseStatic([]string{"--entryPoints.traefik.address=127.0.0.1:0", "--entryPoints.web.address=127.0.0.1:0", "--ping"})
+	s := NewServer(static, slog.New(slog.NewTextHandler(io.Discard, nil)))
+	s.Apply(&spec.Snapshot{})
+	if err := s.Listen(); err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	go s.Serve(ctx)
+	if code, body := get(t, "http://"+s.Addr("traefik")+"/ping", ""); code != 200 || body != "OK" {
+		t.Errorf("ping: %d %q", code, body)
+	}
+	if code, _ := get(t, "http://"+s.Addr("web")+"/ping", ""); code != 404 {
+		t.Errorf("ping on web: %d, want 404 (ping lives on the traefik entry point)", code)
+	}
+}

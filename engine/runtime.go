@@ -277,8 +277,9 @@ func (u *upstreams) get(rawURL string) (*upstream, error) {
 		MaxConns:                      1 << 16,
 		MaxIdleConnDuration:           90 * time.Second, // Traefik's idleConnTimeout
 		Dial:                          dialer(30 * time.Second),
-		ReadBufferSize:                16 << 10,
-		MaxResponseBodySize:           0,
+		ReadBufferSize:                32 << 10, // the largest response header block
+		WriteBufferSize:               32 << 10,
+		MaxIdemponentCallAttempts:     2, // one retry of an idempotent request on a dead pooled connection
 	}}
 	u.m[rawURL] = up
 	return up, nil

@@ -57,6 +57,16 @@ func (s *Server) handler(ep *listener) fasthttp.RequestHandler {
 }
 
 func (s *Server) serve(ctx *fasthttp.RequestCtx, rt *Runtime, ep *listener, st *reqState) {
+	if ep.ping && string(ctx.Request.Header.RequestURI()) == "/ping" {
+		// Traefik's ping handler: 200 OK, and 503 once shutdown has begun.
+		if s.draining.Load() {
+			ctx.SetStatusCode(fasthttp.StatusServiceUnavailable)
+			ctx.SetBodyString(fasthttp.StatusMessage(fasthttp.StatusServiceUnavailable))
+		} else {
+			ctx.SetBodyString("OK")
+		}
+		return
+	}
 	if !fillRequest(ctx, st, ep.cfg.SanitizePath) {
 		ctx.SetStatusCode(fasthttp.StatusBadRequest)
 		return

@@ -38,12 +38,15 @@ type Server struct {
 	reg    *lb.Registry
 	health *healthChecks
 	stop   context.CancelFunc // stops background work (health checks)
+	// draining is set when shutdown begins (ping then answers 503).
+	draining atomic.Bool
 
 	mu        sync.Mutex
 	listeners []*listener
 }
 
 type listener struct {
+	ping    bool // serves /ping
 	name    string
 	cfg     *EntryPoint
 	trusted []netip.Prefix
@@ -67,7 +70,7 @@ func (s *Server) Listen() error {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	for name, ep := range s.static.EntryPoints {
-		l := &listener{name: name, cfg: ep}
+		l := &listener{name: name, cfg: ep, ping: s.static.Ping && name == "traefik"}
 		for _, t := range ep.ForwardedHeaders.TrustedIPs {
 			p, err := parsePrefix(t)
 			if err != nil {
@@ -92,9 +95,13 @@ func (s *Server) Listen() error {
 			ReadTimeout:                   ep.ReadTimeout,
 			WriteTimeout:                  ep.WriteTimeout,
 			IdleTimeout:                   ep.IdleTimeout,
-			ReadBufferSize:                16 << 10,
-			MaxRequestBodySize:            0, // streamed: no limit
+			ReadBufferSize:                32 << 10, // the largest request header block (431 above)
+			WriteBufferSize:               16 << 10,
+			MaxRequestBodySize:            64 << 10, // with streaming, only what is read ahead
 			DisablePreParseMultipartForm:  true,
+			SecureErrorLogMessage:         true,
+			TCPKeepalive:                  true,
+			TCPKeepalivePeriod:            30 * time.Second,
 			CloseOnShutdown:               true,
 			Logger:                        fasthttpLogger{s.log},
 		}
@@ -137,6 +144,7 @@ func (s *Server) Serve(ctx context.Context) error {
 
 func (s *Server) shutdown() error {
 	defer s.stop()
+	s.draining.Store(true)
 	s.mu.Lock()
 	ls := append([]*listener(nil), s.listeners...)
 	s.mu.Unlock()

@@ -22,8 +22,8 @@ type Static struct {
 	ManifestsDir string
 	// KubernetesCRD is set by --providers.kubernetesCRD (not served yet).
 	KubernetesCRD bool
-	Ping          bool
-	Prometheus    bool
+	// Ping serves GET /ping on the entry point named "traefik", as Traefik.
+	Ping bool
 	// AllowCrossNamespace, AllowExternalNameServices, AllowEmptyServices and
 	// NativeLBByDefault are the kubernetesCRD provider options, which apply to
 	// the manifests provider too.
@@ -235,7 +235,7 @@ func (s *Static) set(key, val string) error {
 	case key == "ping":
 		return boolean(&s.Ping)
 	case key == "metrics.prometheus":
-		return boolean(&s.Prometheus)
+		return fmt.Errorf("--%s: Prometheus metrics are not available yet", key)
 	}
 	return fmt.Errorf("unknown or unsupported static configuration key --%s", key)
 }
