@@ -4,13 +4,14 @@ import (
 	"fmt"
 	"io"
 	"os"
+	"strings"
 
 	"github.com/edgeroute/edgeroute/compile/spec"
 	"github.com/edgeroute/edgeroute/engine"
 	"github.com/edgeroute/edgeroute/k8swatch"
 )
 
-// runCheck is `edgeroute check DIR [static flags]`: it loads, translates and
+// runCheck is `edgeroute check DIR|FILE... [static flags]`: it loads, translates and
 // compiles the manifests exactly as serving would, prints every problem with
 // its location, and exits 1 if there is any (warnings, and objects that
 // edgeroute does not use, are listed but do not fail the check).
@@ -23,8 +24,8 @@ func runCheck(args []string, out io.Writer) int {
 			dirs = append(dirs, a)
 		}
 	}
-	if len(dirs) != 1 {
-		fmt.Fprintln(os.Stderr, "usage: edgeroute check DIR [--providers.kubernetesCRD.allowCrossNamespace=true ...]")
+	if len(dirs) == 0 {
+		fmt.Fprintln(os.Stderr, "usage: edgeroute check DIR|FILE... [--providers.kubernetesCRD.allowCrossNamespace=true ...]")
 		return 2
 	}
 	static, err := engine.ParseStatic(staticArgs)
@@ -32,7 +33,7 @@ func runCheck(args []string, out io.Writer) int {
 		fmt.Fprintln(os.Stderr, "check:", err)
 		return 2
 	}
-	snap := k8swatch.NewDir(dirs[0], providerOptions(static), nil).Load()
+	snap := k8swatch.NewDir(dirs[0], providerOptions(static), nil, dirs[1:]...).Load()
 	_, buildProblems := engine.Build(static, snap)
 	problems := append(append([]spec.Problem(nil), snap.Problems...), buildProblems...)
 	errs, ignored := 0, 0
@@ -50,7 +51,7 @@ func runCheck(args []string, out io.Writer) int {
 		fmt.Fprintf(out, "error:   %s\n", p.Error())
 	}
 	fmt.Fprintf(out, "%s: %d routers, %d services, %d problems, %d objects ignored\n",
-		dirs[0], len(snap.Routers), len(snap.Services), errs, ignored)
+		strings.Join(dirs, " "), len(snap.Routers), len(snap.Services), errs, ignored)
 	if errs > 0 {
 		return 1
 	}

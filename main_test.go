@@ -445,3 +445,41 @@ func TestExplainCommand(t *testing.T) {
 		t.Errorf("explain --json: %v\n%s", err, out)
 	}
 }
+
+// TestCheckTraefikFixtures runs `check` on every file of Traefik's own
+// provider test corpus (with services.yml, as Traefik's tests pair them):
+// no panic, a verdict for each, and the files that are fully supported pass.
+func TestCheckTraefikFixtures(t *testing.T) {
+	const dir = "testdata/traefik-crd-fixtures"
+	entries, err := os.ReadDir(dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	pass, fail := 0, 0
+	for _, e := range entries {
+		if !strings.HasSuffix(e.Name(), ".yml") {
+			continue
+		}
+		var out bytes.Buffer
+		code := runCheck([]string{filepath.Join(dir, "services.yml"), filepath.Join(dir, e.Name()),
+			"--providers.kubernetesCRD.allowExternalNameServices=true"}, &out)
+		switch code {
+		case 0:
+			pass++
+		case 1:
+			fail++
+			if !strings.Contains(out.String(), "error:   ") {
+				t.Errorf("%s: exit 1 without an error line:\n%s", e.Name(), out.String())
+			}
+		default:
+			t.Errorf("%s: exit %d\n%s", e.Name(), code, out.String())
+		}
+	}
+	t.Logf("%d fixture files pass check, %d report problems", pass, fail)
+	for _, f := range []string{"simple.yml", "with_two_services.yml", "with_sticky.yml", "with_externalname_with_http.yml", "with_services_lb0.yml"} {
+		var out bytes.Buffer
+		if code := runCheck([]string{filepath.Join(dir, "services.yml"), filepath.Join(dir, f), "--providers.kubernetesCRD.allowExternalNameServices=true"}, &out); code != 0 {
+			t.Errorf("%s: exit %d\n%s", f, code, out.String())
+		}
+	}
+}

@@ -38,24 +38,27 @@ const (
 // Dir is the manifests provider: a folder of Kubernetes YAML or JSON files,
 // read recursively.
 type Dir struct {
-	path string
-	opts Options
-	log  *slog.Logger
+	path  string
+	extra []string // more files or folders loaded with path (check takes several)
+	opts  Options
+	log   *slog.Logger
 }
 
 // NewDir returns the provider for path. log may be nil.
-func NewDir(path string, opts Options, log *slog.Logger) *Dir {
+// Further paths (files or folders) are loaded together with path but not
+// watched.
+func NewDir(path string, opts Options, log *slog.Logger, more ...string) *Dir {
 	if log == nil {
 		log = slog.New(slog.DiscardHandler)
 	}
-	return &Dir{path: path, opts: opts, log: log.With("component", "manifests", "dir", path)}
+	return &Dir{path: path, extra: more, opts: opts, log: log.With("component", "manifests", "dir", path)}
 }
 
 // Load reads the folder once and translates it. Problems (unreadable
 // files, bad documents, bad references) are in the snapshot's Problems;
 // everything else is in the snapshot.
 func (d *Dir) Load() *spec.Snapshot {
-	objs, problems := loadObjects(d.path)
+	objs, problems := loadObjects(append([]string{d.path}, d.extra...)...)
 	snap := translate.Snapshot(objs, d.opts)
 	snap.Problems = append(problems, snap.Problems...)
 	return snap

@@ -6,10 +6,10 @@ import (
 	"github.com/edgeroute/edgeroute/k8swatch/translate"
 )
 
-// loadObjects reads a folder of manifests into translation input, with each
+// loadObjects reads files and folders of manifests into translation input, with each
 // object's file and line for problem reports.
-func loadObjects(path string) (*translate.Objects, []spec.Problem) {
-	objs, mprobs := manifest.Load(path)
+func loadObjects(paths ...string) (*translate.Objects, []spec.Problem) {
+	objs, mprobs := manifest.Load(paths...)
 	out := &translate.Objects{}
 	where := map[[3]string]manifest.Source{}
 	note := func(kind, ns, name string, src manifest.Source) { where[[3]string{kind, ns, name}] = src }
