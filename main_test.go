@@ -317,7 +317,7 @@ func TestServeSIGTERMDrains(t *testing.T) {
 		go func() {
 			defer wg.Done()
 			c := &http.Client{Timeout: 20 * time.Second}
-			resp, err := c.Get(fmt.Sprintf("%s/slow-%d?wait=800ms", e.base, i))
+			resp, err := c.Get(fmt.Sprintf("%s/slow-%d?wait=2s", e.base, i))
 			if err != nil {
 				results <- err
 				return
@@ -331,7 +331,7 @@ func TestServeSIGTERMDrains(t *testing.T) {
 			results <- nil
 		}()
 	}
-	time.Sleep(300 * time.Millisecond) // every request is now in flight at the backend
+	time.Sleep(time.Second) // every request is now in flight at the backend (which answers after 2s)
 	start := time.Now()
 	e.proxy.cmd.Process.Signal(syscall.SIGTERM)
 	wg.Wait()
