@@ -3,6 +3,7 @@
 package compile
 
 import (
+	"bytes"
 	"github.com/edgeroute/edgeroute/compile/bytecode"
 	"github.com/edgeroute/edgeroute/compile/index"
 )
@@ -120,7 +121,7 @@ func domainMatch(domain []byte, expr string, wild bool) bool {
 	if !wild || len(expr) == 0 || expr[0] != '*' {
 		return string(domain) == expr
 	}
-	if i := indexByte(domain, '.'); i >= 0 {
+	if i := bytes.IndexByte(domain, '.'); i >= 0 {
 		return string(domain[i:]) == expr[1:]
 	}
 	return expr == "*"

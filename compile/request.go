@@ -1,6 +1,7 @@
 package compile
 
 import (
+	"bytes"
 	"errors"
 	"net/netip"
 	"strings"
@@ -90,7 +91,7 @@ func lower(c byte) byte {
 // address net.SplitHostPort rejects (such as "::1" or "a:b:c") is kept whole.
 // It does not allocate when dst has room.
 func AppendCanonicalHost(dst, host []byte) []byte {
-	if indexByte(host, ':') >= 0 {
+	if bytes.IndexByte(host, ':') >= 0 {
 		if h, ok := splitHost(host); ok {
 			host = h
 		} else if host[0] == '[' && host[len(host)-1] == ']' {
@@ -106,14 +107,14 @@ func AppendCanonicalHost(dst, host []byte) []byte {
 
 // splitHost is net.SplitHostPort's host half, on bytes, without allocating.
 func splitHost(hp []byte) ([]byte, bool) {
-	i := lastIndexByte(hp, ':')
+	i := bytes.LastIndexByte(hp, ':')
 	if i < 0 {
 		return nil, false
 	}
 	var host []byte
 	j, k := 0, 0
 	if hp[0] == '[' {
-		end := indexByte(hp, ']')
+		end := bytes.IndexByte(hp, ']')
 		if end < 0 || end+1 != i {
 			return nil, false
 		}
@@ -121,11 +122,11 @@ func splitHost(hp []byte) ([]byte, bool) {
 		j, k = 1, end+1
 	} else {
 		host = hp[:i]
-		if indexByte(host, ':') >= 0 {
+		if bytes.IndexByte(host, ':') >= 0 {
 			return nil, false
 		}
 	}
-	if indexByte(hp[j:], '[') >= 0 || indexByte(hp[k:], ']') >= 0 {
+	if bytes.IndexByte(hp[j:], '[') >= 0 || bytes.IndexByte(hp[k:], ']') >= 0 {
 		return nil, false
 	}
 	return host, true
@@ -145,24 +146,6 @@ func isSpace(c byte) bool {
 	return c == ' ' || c == '\t' || c == '\n' || c == '\r' || c == '\v' || c == '\f'
 }
 
-func indexByte(b []byte, c byte) int {
-	for i, x := range b {
-		if x == c {
-			return i
-		}
-	}
-	return -1
-}
-
-func lastIndexByte(b []byte, c byte) int {
-	for i := len(b) - 1; i >= 0; i-- {
-		if b[i] == c {
-			return i
-		}
-	}
-	return -1
-}
-
 // Errors returned for request targets that Traefik answers with 400.
 var (
 	ErrFragment       = errors.New("compile: request path contains '#'")
@@ -177,7 +160,7 @@ var (
 // slash is kept. A path containing '#' or a malformed escape is an error (Go's
 // URL parser answers such requests with 400 before Traefik routes them). It does not allocate when dst has room.
 func AppendNormalizedPath(dst, raw []byte, sanitize bool) ([]byte, error) {
-	if indexByte(raw, '#') >= 0 {
+	if bytes.IndexByte(raw, '#') >= 0 {
 		return dst, ErrFragment
 	}
 	start := len(dst)
@@ -360,7 +343,7 @@ func nextQueryPair(q []byte) (key, val, rest []byte, hasEq, ok bool) {
 		if len(pair) == 0 {
 			continue
 		}
-		if i := indexByte(pair, '='); i >= 0 {
+		if i := bytes.IndexByte(pair, '='); i >= 0 {
 			return pair[:i], pair[i+1:], q, true, true
 		}
 		return pair, nil, q, false, true

@@ -3,6 +3,7 @@
 package engine
 
 import (
+	"bytes"
 	"errors"
 	"io"
 	"net"
@@ -66,7 +67,7 @@ func prepareForward(ctx *fasthttp.RequestCtx, st *reqState, ep *listener) {
 // appendPort is Traefik's X-Forwarded-Port: the port of the Host header,
 // else 80 (443 arrives with TLS).
 func appendPort(dst, host []byte) []byte {
-	if i := lastIndexByte(host, ':'); i >= 0 && lastIndexByte(host, ']') < i {
+	if i := bytes.LastIndexByte(host, ':'); i >= 0 && bytes.LastIndexByte(host, ']') < i {
 		return append(dst, host[i+1:]...)
 	}
 	return append(dst, "80"...)
@@ -98,7 +99,7 @@ func delUnderscoreVariants(h *fasthttp.RequestHeader, st *reqState) {
 	st.tmp = st.tmp[:0]
 	var n int
 	for k := range h.All() {
-		if indexByte(k, '_') < 0 {
+		if bytes.IndexByte(k, '_') < 0 {
 			continue
 		}
 		for _, m := range managedHeaders {
@@ -110,7 +111,7 @@ func delUnderscoreVariants(h *fasthttp.RequestHeader, st *reqState) {
 		}
 	}
 	for ; n > 0; n-- {
-		i := indexByte(st.tmp, 0)
+		i := bytes.IndexByte(st.tmp, 0)
 		h.DelBytes(st.tmp[:i])
 		st.tmp = st.tmp[i+1:]
 	}
@@ -166,7 +167,7 @@ func removeConnectionListed(h *fasthttp.RequestHeader, st *reqState) {
 func splitComma(b []byte) func(func([]byte) bool) {
 	return func(yield func([]byte) bool) {
 		for len(b) > 0 {
-			i := indexByte(b, ',')
+			i := bytes.IndexByte(b, ',')
 			tok := b
 			if i >= 0 {
 				tok, b = b[:i], b[i+1:]
@@ -197,7 +198,7 @@ func setForwardURI(req *fasthttp.Request, st *reqState) {
 		st.uri = append(st.uri, '/')
 	}
 	st.uri = append(st.uri, st.esc...)
-	if q := st.creq.Query; len(q) > 0 || indexByte(h.RequestURI(), '?') >= 0 {
+	if q := st.creq.Query; len(q) > 0 || bytes.IndexByte(h.RequestURI(), '?') >= 0 {
 		st.uri = append(st.uri, '?')
 		for _, c := range q {
 			if c == ';' {

@@ -3,6 +3,7 @@
 package engine
 
 import (
+	"bytes"
 	"net"
 	"net/netip"
 	"sync"
@@ -120,7 +121,7 @@ func fillRequest(ctx *fasthttp.RequestCtx, st *reqState, sanitize bool) bool {
 		target = rest
 	}
 	rawPath, query := target, []byte(nil)
-	if i := indexByte(target, '?'); i >= 0 {
+	if i := bytes.IndexByte(target, '?'); i >= 0 {
 		rawPath, query = target[:i], target[i+1:]
 	}
 	var err error
@@ -166,7 +167,7 @@ func splitAbsolute(t []byte) (authority, rest []byte, ok bool) {
 		}
 	}
 	authority, rest = t[:end], t[end:]
-	if i := lastIndexByte(authority, '@'); i >= 0 {
+	if i := bytes.LastIndexByte(authority, '@'); i >= 0 {
 		authority = authority[i+1:]
 	}
 	// "http://a" routes with an empty path, as in Traefik; it is
@@ -188,24 +189,6 @@ func hasPrefixFold(b []byte, p string) bool {
 		}
 	}
 	return true
-}
-
-func indexByte(b []byte, c byte) int {
-	for i, x := range b {
-		if x == c {
-			return i
-		}
-	}
-	return -1
-}
-
-func lastIndexByte(b []byte, c byte) int {
-	for i := len(b) - 1; i >= 0; i-- {
-		if b[i] == c {
-			return i
-		}
-	}
-	return -1
 }
 
 // remoteAddr returns the TCP peer address without allocating.
