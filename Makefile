@@ -4,7 +4,7 @@ FUZZTIME ?= 30s
 BENCHTIME ?= 1s
 COUNT    ?= 1
 
-.PHONY: run all build test test-race vet fmt-check lint deps bench fuzz fuzz-seeds clean
+.PHONY: run bench-load all build test test-race vet fmt-check lint deps bench fuzz fuzz-seeds clean
 
 all: build test
 
@@ -42,6 +42,16 @@ deps:
 
 bench:
 	$(GO) test -run='^$$' -bench=. -benchmem -benchtime=$(BENCHTIME) -count=$(COUNT) ./compile/...
+
+# The load harness: edgeroute, nginx and HAProxy side by side (installs wrk,
+# nginx and haproxy from Debian when missing). Loopback only.
+N        ?= 1,1000,10000,100000
+VARIANT  ?= simple,mixed
+ROUNDS   ?= 3
+DURATION ?= 10s
+CONNS    ?= 64
+bench-load: build
+	$(GO) run ./bench/load -n $(N) -variant $(VARIANT) -rounds $(ROUNDS) -duration $(DURATION) -conns $(CONNS)
 
 # Every native fuzz target, FUZZTIME each: `make fuzz FUZZTIME=1m`.
 fuzz:

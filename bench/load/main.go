@@ -1,0 +1,562 @@
+// Command load is edgeroute's load harness (`make bench-load`). For each
+// route count N and rule-set variant it generates equivalent configurations
+// for edgeroute, nginx and HAProxy, starts each proxy alone on CPU 0 (one
+// worker, GOMAXPROCS=1), a fasthttp upstream and the load generator (wrk) on
+// CPU 1, checks that every route answers, drives keep-alive load at random
+// routes, and prints a side-by-side table with ratios to nginx measured in
+// the same round. Proxies run in interleaved rounds so that drift on a shared
+// machine hits all of them alike. Everything listens on 127.0.0.1 only.
+//
+//	go run ./bench/load -n 1,1000,10000 -variant simple,mixed -rounds 3 -duration 10s -conns 64
+package main
+
+import (
+	"bufio"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"net"
+	"net/http"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"sort"
+	"strconv"
+	"strings"
+	"syscall"
+	"time"
+
+	"github.com/valyala/fasthttp"
+)
+
+func main() {
+	if len(os.Args) > 1 && os.Args[1] == "upstream" {
+		upstream(os.Args[2])
+		return
+	}
+	var (
+		ns       = flag.String("n", "1,1000,10000,100000", "route counts, comma-separated")
+		variants = flag.String("variant", "simple,mixed", "rule sets: simple (one Host per route), mixed (Host && PathPrefix under 8 hosts, with Header, Method and HostRegexp)")
+		rounds   = flag.Int("rounds", 3, "interleaved rounds per scenario")
+		duration = flag.Duration("duration", 10*time.Second, "load duration per measurement")
+		conns    = flag.Int("conns", 64, "keep-alive connections")
+		targets  = flag.String("targets", "edgeroute,nginx,haproxy", "proxies to measure")
+		binary   = flag.String("edgeroute", "bin/edgeroute", "edgeroute binary")
+	)
+	flag.Parse()
+	if err := ensureTools(strings.Split(*targets, ",")); err != nil {
+		fmt.Fprintln(os.Stderr, "load:", err)
+		os.Exit(1)
+	}
+	work, err := os.MkdirTemp("", "edgeroute-load")
+	if err != nil {
+		panic(err)
+	}
+	defer os.RemoveAll(work)
+
+	upPort := freePort()
+	self, _ := os.Executable()
+	up := exec.Command("taskset", "-c", "1", self, "upstream", fmt.Sprintf("127.0.0.1:%d", upPort))
+	up.Stderr = os.Stderr
+	if err := up.Start(); err != nil {
+		panic(err)
+	}
+	defer up.Process.Kill()
+	defer os.RemoveAll(work)
+	waitListening(upPort)
+
+	var rows []row
+	for _, variant := range strings.Split(*variants, ",") {
+		for _, nStr := range strings.Split(*ns, ",") {
+			n, _ := strconv.Atoi(nStr)
+			sc := &scenario{variant: variant, n: n, upPort: upPort, dir: filepath.Join(work, fmt.Sprintf("%s-%d", variant, n))}
+			if err := sc.generate(); err != nil {
+				panic(err)
+			}
+			for r := 1; r <= *rounds; r++ {
+				var nginxRPS float64
+				for _, target := range strings.Split(*targets, ",") {
+					res, err := sc.measure(target, *binary, *duration, *conns)
+					if err != nil {
+						fmt.Fprintf(os.Stderr, "%s %s n=%d: %v\n", target, variant, n, err)
+						continue
+					}
+					res.round = r
+					if target == "nginx" {
+						nginxRPS = res.perCore
+					}
+					rows = append(rows, res)
+					fmt.Fprintln(os.Stderr, res.line(0))
+				}
+				for i := range rows {
+					if rows[i].variant == variant && rows[i].n == n && rows[i].round == r && nginxRPS > 0 {
+						rows[i].ratio = rows[i].perCore / nginxRPS
+					}
+				}
+			}
+		}
+	}
+	fmt.Println(header)
+	for _, r := range rows {
+		fmt.Println(r.line(r.ratio))
+	}
+}
+
+const header = "variant  routes   round target     req/s    req/s/core  x nginx  p50ms   p99ms   p99.9ms  RSS MiB  ready ms  flags"
+
+type row struct {
+	variant, target string
+	n, round        int
+	rps, perCore    float64
+	p50, p99, p999  float64
+	rssMiB, readyMs float64
+	ratio           float64
+	contended       bool
+}
+
+func (r row) line(ratio float64) string {
+	flags := ""
+	if r.contended {
+		flags = "CONTENDED (another process used the proxy's core)"
+	}
+	rs := "    -"
+	if ratio > 0 {
+		rs = fmt.Sprintf("%5.2f", ratio)
+	}
+	return fmt.Sprintf("%-8s %-8d %-5d %-10s %-8.0f %-11.0f %s    %-7.2f %-7.2f %-8.2f %-8.1f %-9.0f %s",
+		r.variant, r.n, r.round, r.target, r.rps, r.perCore, rs, r.p50, r.p99, r.p999, r.rssMiB, r.readyMs, flags)
+}
+
+// scenario is one (variant, N) configuration in the three dialects.
+type scenario struct {
+	variant string
+	n       int
+	upPort  int
+	dir     string
+	hosts   []string // request Host for route i
+	paths   []string // request path for route i
+	headers []string // extra request header for route i ("" for none)
+	methods []string
+}
+
+func (sc *scenario) generate() error {
+	if err := os.MkdirAll(filepath.Join(sc.dir, "manifests"), 0o755); err != nil {
+		return err
+	}
+	var ir, ngx, hap strings.Builder
+	fmt.Fprintf(&ir, `apiVersion: v1
+kind: Service
+metadata: {name: upstream, namespace: bench}
+spec: {ports: [{name: http, port: 80}]}
+---
+apiVersion: discovery.k8s.io/v1
+kind: EndpointSlice
+metadata: {name: upstream-1, namespace: bench, labels: {kubernetes.io/service-name: upstream}}
+addressType: IPv4
+ports: [{name: http, port: %d}]
+endpoints: [{addresses: ["127.0.0.1"]}]
+---
+apiVersion: traefik.io/v1alpha1
+kind: IngressRoute
+metadata: {name: bench, namespace: bench}
+spec:
+  routes:
+`, sc.upPort)
+	ngxHosts := map[string][]string{} // host -> location blocks
+	var hapLines []string
+	for i := 0; i < sc.n; i++ {
+		host, path, hdr, method := fmt.Sprintf("r%d.bench.test", i), "/", "", "GET"
+		rule := fmt.Sprintf("Host(`%s`)", host)
+		loc := "location / { proxy_pass http://up; }"
+		hapKey := host
+		if sc.variant == "mixed" {
+			host = fmt.Sprintf("h%d.bench.test", i%8)
+			path = fmt.Sprintf("/p%d/x", i)
+			prefix := fmt.Sprintf("/p%d/", i)
+			rule = fmt.Sprintf("Host(`%s`) && PathPrefix(`%s`)", host, prefix)
+			cond := ""
+			switch i % 8 {
+			case 5:
+				hdr = fmt.Sprintf("X-Tenant: t%d", i)
+				rule += fmt.Sprintf(" && Header(`X-Tenant`, `t%d`)", i)
+				cond = fmt.Sprintf(`if ($http_x_tenant != "t%d") { return 404; } `, i)
+			case 6:
+				method = "POST"
+				rule += " && Method(`POST`)"
+				cond = `if ($request_method != "POST") { return 404; } `
+			case 7:
+				rule = fmt.Sprintf("HostRegexp(`^h[0-9]+\\.bench\\.test$`) && PathPrefix(`%s`)", prefix)
+			}
+			loc = fmt.Sprintf("location %s { %sproxy_pass http://up; }", prefix, cond)
+			hapKey = host + prefix
+		}
+		fmt.Fprintf(&ir, "    - match: %q\n      services: [{name: upstream, port: 80}]\n", rule)
+		ngxHosts[host] = append(ngxHosts[host], loc)
+		hapLines = append(hapLines, hapKey+" up")
+		sc.hosts, sc.paths, sc.headers, sc.methods = append(sc.hosts, host), append(sc.paths, path), append(sc.headers, hdr), append(sc.methods, method)
+	}
+	if err := os.WriteFile(filepath.Join(sc.dir, "manifests", "bench.yaml"), []byte(ir.String()), 0o644); err != nil {
+		return err
+	}
+	// nginx: one server block per host; server_names_hash sized for N.
+	fmt.Fprintf(&ngx, `worker_processes 1;
+daemon off;
+pid %[1]s/nginx.pid;
+error_log %[1]s/nginx-error.log;
+events { worker_connections 4096; }
+http {
+  access_log off;
+  server_names_hash_max_size %[2]d;
+  server_names_hash_bucket_size 128;
+  upstream up { server 127.0.0.1:%[3]d; keepalive 128; }
+  proxy_http_version 1.1;
+  proxy_set_header Connection "";
+  proxy_set_header Host $host;
+  proxy_set_header X-Forwarded-For $proxy_add_x_forwarded_for;
+  proxy_set_header X-Real-IP $remote_addr;
+  client_body_temp_path %[1]s; proxy_temp_path %[1]s; fastcgi_temp_path %[1]s; uwsgi_temp_path %[1]s; scgi_temp_path %[1]s;
+  server { listen 127.0.0.1:__PORT__ default_server; return 404; }
+`, sc.dir, max(1024, 2*len(ngxHosts)), sc.upPort)
+	hosts := make([]string, 0, len(ngxHosts))
+	for h := range ngxHosts {
+		hosts = append(hosts, h)
+	}
+	sort.Strings(hosts)
+	for _, h := range hosts {
+		fmt.Fprintf(&ngx, "  server { listen 127.0.0.1:__PORT__; server_name %s; %s }\n", h, strings.Join(ngxHosts[h], " "))
+	}
+	ngx.WriteString("}\n")
+	if err := os.WriteFile(filepath.Join(sc.dir, "nginx.conf.tmpl"), []byte(ngx.String()), 0o644); err != nil {
+		return err
+	}
+	// HAProxy: a map from host (and, for mixed, host + path prefix) to backend.
+	if err := os.WriteFile(filepath.Join(sc.dir, "routes.map"), []byte(strings.Join(hapLines, "\n")+"\n"), 0o644); err != nil {
+		return err
+	}
+	lookup := `use_backend %[req.hdr(host),lower,map(` + sc.dir + `/routes.map)]`
+	if sc.variant == "mixed" {
+		// Host and path prefix: the key is host + path, matched by prefix.
+		lookup = `http-request set-var(txn.key) req.hdr(host),lower,concat(,txn.pfx,)` + "\n" +
+			`  use_backend %[var(txn.key),map_beg(` + sc.dir + `/routes.map)]`
+	}
+	fmt.Fprintf(&hap, `global
+  nbthread 1
+  maxconn 4096
+defaults
+  mode http
+  timeout connect 5s
+  timeout client 60s
+  timeout server 60s
+  option http-keep-alive
+frontend fe
+  bind 127.0.0.1:__PORT__
+  http-request set-var(txn.pfx) path
+  %s
+  default_backend notfound
+backend up
+  http-reuse always
+  server s1 127.0.0.1:%d
+backend notfound
+  http-request deny deny_status 404
+`, lookup, sc.upPort)
+	return os.WriteFile(filepath.Join(sc.dir, "haproxy.cfg.tmpl"), []byte(hap.String()), 0o644)
+}
+
+// start launches a proxy pinned to CPU 0 and returns it with its port.
+func (sc *scenario) start(target, binary string) (*exec.Cmd, int, error) {
+	port := freePort()
+	var cmd *exec.Cmd
+	switch target {
+	case "edgeroute":
+		cmd = exec.Command("taskset", "-c", "0", binary, fmt.Sprintf("--entryPoints.web.address=127.0.0.1:%d", port),
+			"--providers.manifests.directory="+filepath.Join(sc.dir, "manifests"))
+		cmd.Env = append(os.Environ(), "GOMAXPROCS=1")
+	case "nginx":
+		conf := filepath.Join(sc.dir, "nginx.conf")
+		if err := fill(filepath.Join(sc.dir, "nginx.conf.tmpl"), conf, port); err != nil {
+			return nil, 0, err
+		}
+		cmd = exec.Command("taskset", "-c", "0", "nginx", "-c", conf, "-e", filepath.Join(sc.dir, "nginx-error.log"))
+	case "haproxy":
+		conf := filepath.Join(sc.dir, "haproxy.cfg")
+		if err := fill(filepath.Join(sc.dir, "haproxy.cfg.tmpl"), conf, port); err != nil {
+			return nil, 0, err
+		}
+		cmd = exec.Command("taskset", "-c", "0", "haproxy", "-f", conf)
+	default:
+		return nil, 0, fmt.Errorf("unknown target %q", target)
+	}
+	// No pipes (a leftover worker holding one would block Wait), and a
+	// process group of its own so that the workers die with the master.
+	cmd.Stdout, cmd.Stderr = nil, nil
+	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}
+	return cmd, port, cmd.Start()
+}
+
+func fill(tmpl, out string, port int) error {
+	b, err := os.ReadFile(tmpl)
+	if err != nil {
+		return err
+	}
+	return os.WriteFile(out, []byte(strings.ReplaceAll(string(b), "__PORT__", strconv.Itoa(port))), 0o644)
+}
+
+func (sc *scenario) measure(target, binary string, d time.Duration, conns int) (row, error) {
+	r := row{variant: sc.variant, target: target, n: sc.n}
+	started := time.Now()
+	cmd, port, err := sc.start(target, binary)
+	if err != nil {
+		return r, err
+	}
+	exited := make(chan error, 1)
+	go func() { exited <- cmd.Wait() }()
+	defer func() {
+		syscall.Kill(-cmd.Process.Pid, syscall.SIGKILL)
+		<-exited
+	}()
+	// Ready: the last route answers (the time a rollout waits for).
+	last := sc.n - 1
+	if err := waitRoute(port, sc, last, 120*time.Second, exited); err != nil {
+		return r, err
+	}
+	r.readyMs = float64(time.Since(started).Milliseconds())
+	// Every route answers before measuring (sampled above 1000 routes).
+	step := max(1, sc.n/1000)
+	for i := 0; i < sc.n; i += step {
+		if err := waitRoute(port, sc, i, 5*time.Second, exited); err != nil {
+			return r, fmt.Errorf("route %d: %w", i, err)
+		}
+	}
+	script := filepath.Join(sc.dir, "wrk.lua")
+	if err := sc.writeScript(script); err != nil {
+		return r, err
+	}
+	pid := cmd.Process.Pid
+	if target == "nginx" {
+		pid = childPID(pid) // the worker
+	}
+	cpu0, sys0 := procCPU(pid), cpuBusy(0)
+	out, err := exec.Command("taskset", "-c", "1", "wrk", "-t1", fmt.Sprintf("-c%d", conns), "-d", d.String(),
+		"-s", script, fmt.Sprintf("http://127.0.0.1:%d/", port)).CombinedOutput()
+	if err != nil {
+		return r, fmt.Errorf("wrk: %v\n%s", err, out)
+	}
+	cpu1, sys1 := procCPU(pid), cpuBusy(0)
+	r.rssMiB = float64(rssKB(pid)) / 1024
+	if err := parseWrk(string(out), &r); err != nil {
+		return r, err
+	}
+	proxyCPU := cpu1 - cpu0
+	if proxyCPU > 0 {
+		r.perCore = r.rps * d.Seconds() / proxyCPU
+	}
+	// The proxy should be all that ran on CPU 0.
+	r.contended = (sys1-sys0)-proxyCPU > 0.1*d.Seconds()
+	return r, nil
+}
+
+func (sc *scenario) writeScript(path string) error {
+	var b strings.Builder
+	b.WriteString("local hosts, paths, hdrs, methods = {}, {}, {}, {}\n")
+	for i := range sc.hosts {
+		fmt.Fprintf(&b, "hosts[%d]=%q paths[%d]=%q hdrs[%d]=%q methods[%d]=%q\n", i+1, sc.hosts[i], i+1, sc.paths[i], i+1, sc.headers[i], i+1, sc.methods[i])
+	}
+	fmt.Fprintf(&b, `local n = %d
+request = function()
+  local i = math.random(n)
+  local h = { Host = hosts[i] }
+  if hdrs[i] ~= "" then
+    local k, v = hdrs[i]:match("^([^:]+): (.*)$")
+    h[k] = v
+  end
+  return wrk.format(methods[i], paths[i], h, nil)
+end
+done = function(summary, latency, requests)
+  io.write(string.format("RESULT requests=%%d errors=%%d status=%%d p50=%%.3f p99=%%.3f p999=%%.3f duration=%%d\n",
+    summary.requests, summary.errors.connect + summary.errors.read + summary.errors.write + summary.errors.timeout,
+    summary.errors.status, latency:percentile(50)/1000, latency:percentile(99)/1000, latency:percentile(99.9)/1000, summary.duration))
+end
+`, len(sc.hosts))
+	return os.WriteFile(path, []byte(b.String()), 0o644)
+}
+
+func parseWrk(out string, r *row) error {
+	for _, line := range strings.Split(out, "\n") {
+		if !strings.HasPrefix(line, "RESULT ") {
+			continue
+		}
+		v := map[string]float64{}
+		for _, kv := range strings.Fields(line)[1:] {
+			k, val, _ := strings.Cut(kv, "=")
+			v[k], _ = strconv.ParseFloat(val, 64)
+		}
+		if v["errors"] > 0 || v["status"] > 0 {
+			return fmt.Errorf("%v socket errors, %v non-2xx answers", v["errors"], v["status"])
+		}
+		r.rps = v["requests"] / (v["duration"] / 1e6)
+		r.p50, r.p99, r.p999 = v["p50"], v["p99"], v["p999"]
+		return nil
+	}
+	return errors.New("no RESULT line from wrk:\n" + out)
+}
+
+func waitRoute(port int, sc *scenario, i int, timeout time.Duration, exited chan error) error {
+	deadline := time.Now().Add(timeout)
+	client := &http.Client{Timeout: 2 * time.Second}
+	var last error
+	for time.Now().Before(deadline) {
+		select {
+		case err := <-exited:
+			exited <- err
+			return fmt.Errorf("the proxy exited: %v", err)
+		default:
+		}
+		req, _ := http.NewRequest(sc.methods[i], fmt.Sprintf("http://127.0.0.1:%d%s", port, sc.paths[i]), nil)
+		req.Host = sc.hosts[i]
+		if sc.headers[i] != "" {
+			k, v, _ := strings.Cut(sc.headers[i], ": ")
+			req.Header.Set(k, v)
+		}
+		resp, err := client.Do(req)
+		if err == nil {
+			io.Copy(io.Discard, resp.Body)
+			resp.Body.Close()
+			if resp.StatusCode == 200 {
+				return nil
+			}
+			last = fmt.Errorf("status %d", resp.StatusCode)
+		} else {
+			last = err
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+	return fmt.Errorf("not serving after %v: %v", timeout, last)
+}
+
+// procCPU is the CPU time (user+system) of a process, in seconds.
+func procCPU(pid int) float64 {
+	b, err := os.ReadFile(fmt.Sprintf("/proc/%d/stat", pid))
+	if err != nil {
+		return 0
+	}
+	s := string(b)
+	f := strings.Fields(s[strings.LastIndexByte(s, ')')+2:])
+	ut, _ := strconv.ParseFloat(f[11], 64)
+	st, _ := strconv.ParseFloat(f[12], 64)
+	return (ut + st) / 100 // USER_HZ
+}
+
+// cpuBusy is the busy time of one CPU, in seconds, from /proc/stat.
+func cpuBusy(cpu int) float64 {
+	f, err := os.Open("/proc/stat")
+	if err != nil {
+		return 0
+	}
+	defer f.Close()
+	sc := bufio.NewScanner(f)
+	prefix := fmt.Sprintf("cpu%d ", cpu)
+	for sc.Scan() {
+		if l := sc.Text(); strings.HasPrefix(l, prefix) {
+			var total, idle float64
+			for i, x := range strings.Fields(l)[1:] {
+				v, _ := strconv.ParseFloat(x, 64)
+				total += v
+				if i == 3 || i == 4 { // idle, iowait
+					idle += v
+				}
+			}
+			return (total - idle) / 100
+		}
+	}
+	return 0
+}
+
+func rssKB(pid int) int {
+	b, _ := os.ReadFile(fmt.Sprintf("/proc/%d/status", pid))
+	for _, l := range strings.Split(string(b), "\n") {
+		if strings.HasPrefix(l, "VmRSS:") {
+			n, _ := strconv.Atoi(strings.Fields(l)[1])
+			return n
+		}
+	}
+	return 0
+}
+
+// childPID finds nginx's single worker process.
+func childPID(parent int) int {
+	deadline := time.Now().Add(5 * time.Second)
+	for time.Now().Before(deadline) {
+		b, _ := os.ReadFile(fmt.Sprintf("/proc/%d/task/%d/children", parent, parent))
+		if f := strings.Fields(string(b)); len(f) > 0 {
+			pid, _ := strconv.Atoi(f[0])
+			return pid
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+	return parent
+}
+
+func freePort() int {
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		panic(err)
+	}
+	defer ln.Close()
+	return ln.Addr().(*net.TCPAddr).Port
+}
+
+func waitListening(port int) {
+	for range 500 {
+		if c, err := net.Dial("tcp", fmt.Sprintf("127.0.0.1:%d", port)); err == nil {
+			c.Close()
+			return
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+}
+
+// ensureTools installs wrk and the proxies to compare from Debian when
+// they are missing.
+func ensureTools(targets []string) error {
+	need := []string{"wrk", "taskset"}
+	for _, t := range targets {
+		if t != "edgeroute" {
+			need = append(need, t)
+		}
+	}
+	var missing []string
+	for _, t := range need {
+		if _, err := exec.LookPath(t); err != nil {
+			missing = append(missing, t)
+		}
+	}
+	if len(missing) == 0 {
+		return nil
+	}
+	fmt.Fprintln(os.Stderr, "installing", missing)
+	if out, err := exec.Command("apt-get", "update", "-qq").CombinedOutput(); err != nil {
+		return fmt.Errorf("apt-get update: %v\n%s", err, out)
+	}
+	args := append([]string{"install", "-y", "-qq"}, missing...)
+	cmd := exec.Command("apt-get", args...)
+	cmd.Env = append(os.Environ(), "DEBIAN_FRONTEND=noninteractive")
+	if out, err := cmd.CombinedOutput(); err != nil {
+		return fmt.Errorf("apt-get install %v: %v\n%s", missing, err, out)
+	}
+	return nil
+}
+
+// upstream is the backend: a fasthttp server with a small fixed answer.
+func upstream(addr string) {
+	body := []byte("ok\n")
+	s := &fasthttp.Server{
+		Handler:               func(ctx *fasthttp.RequestCtx) { ctx.SetBody(body) },
+		NoDefaultServerHeader: true,
+		NoDefaultDate:         true,
+	}
+	if err := s.ListenAndServe(addr); err != nil {
+		fmt.Fprintln(os.Stderr, "upstream:", err)
+		os.Exit(1)
+	}
+}
