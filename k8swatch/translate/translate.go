@@ -84,6 +84,8 @@ type translator struct {
 	slices map[string][]*discoveryv1.EndpointSlice // ns/service-name
 	tsvcs  map[string]*crd.TraefikService          // ns/name
 	mws    map[string]*crd.Middleware              // ns/name
+	// routerAt is the index of each router in snap.Routers, by name.
+	routerAt map[string]int
 }
 
 func key(ns, name string) string { return ns + "/" + name }
@@ -93,6 +95,7 @@ func (t *translator) index() {
 	t.slices = map[string][]*discoveryv1.EndpointSlice{}
 	t.tsvcs = map[string]*crd.TraefikService{}
 	t.mws = map[string]*crd.Middleware{}
+	t.routerAt = map[string]int{}
 	for _, s := range t.objs.Services {
 		t.svcs[key(s.Namespace, s.Name)] = s
 	}
@@ -204,9 +207,10 @@ func (t *translator) ingressRoute(ir *crd.IngressRoute) {
 		r.Service = svc
 		// Two routes with the same match in one IngressRoute share a key:
 		// the last one wins, as in Traefik.
-		if j := slices.IndexFunc(t.snap.Routers, func(x spec.Router) bool { return x.Name == r.Name }); j >= 0 {
+		if j, ok := t.routerAt[r.Name]; ok {
 			t.snap.Routers[j] = r
 		} else {
+			t.routerAt[r.Name] = len(t.snap.Routers)
 			t.snap.Routers = append(t.snap.Routers, r)
 		}
 	}
