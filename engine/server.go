@@ -86,7 +86,6 @@ func (s *Server) Listen() error {
 		l.ln = ln
 		l.srv = &fasthttp.Server{
 			Handler:                       s.handler(l),
-			Name:                          "",
 			NoDefaultServerHeader:         true,
 			NoDefaultContentType:          true,
 			NoDefaultDate:                 true,

@@ -64,7 +64,7 @@ func stickySpec(c *spec.Cookie, service string) *lb.CookieSpec {
 func (s *lbService) serve(ctx *fasthttp.RequestCtx, st *reqState) {
 	ep, ok := s.bal.Pick(&st.hint)
 	if !ok {
-		noServer(ctx, st)
+		noServer(ctx)
 		return
 	}
 	up := s.ups[ep]
@@ -95,7 +95,7 @@ func (s *lbService) observe(ep *lb.Endpoint, ok bool) {
 }
 
 // noServer is Traefik's answer when a balancer has no usable server.
-func noServer(ctx *fasthttp.RequestCtx, st *reqState) {
+func noServer(ctx *fasthttp.RequestCtx) {
 	ctx.Response.Header.SetContentType(textPlain)
 	ctx.SetStatusCode(fasthttp.StatusServiceUnavailable)
 	ctx.SetBody(body503)
@@ -137,7 +137,7 @@ type weighted struct {
 func (w *weightedService) serve(ctx *fasthttp.RequestCtx, st *reqState) {
 	ep, ok := w.bal.Pick(&st.hint)
 	if !ok {
-		noServer(ctx, st)
+		noServer(ctx)
 		return
 	}
 	w.children[ep].serve(ctx, st)
