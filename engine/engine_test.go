@@ -26,9 +26,11 @@ func backend(t *testing.T, name string) string {
 	}
 	srv := &http.Server{Handler: http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		w.Header().Set("X-Backend", name)
-		fmt.Fprintf(w, "%s %s %s host=%s xff=%s xfh=%s xfp=%s xri=%s conn=%q keep=%q",
+		w.Header().Set("Proxy-Authenticate", "Basic") // hop-by-hop: must not reach the client
+		fmt.Fprintf(w, "%s %s %s host=%s xff=%s xfh=%s xfp=%s xri=%s conn=%q keep=%q pauth=%q",
 			name, r.Method, r.RequestURI, r.Host, r.Header.Get("X-Forwarded-For"), r.Header.Get("X-Forwarded-Host"),
-			r.Header.Get("X-Forwarded-Proto"), r.Header.Get("X-Real-Ip"), r.Header.Get("Connection"), r.Header.Get("X-Secret"))
+			r.Header.Get("X-Forwarded-Proto"), r.Header.Get("X-Real-Ip"), r.Header.Get("Connection"), r.Header.Get("X-Secret"),
+			r.Header.Get("Proxy-Authorization"))
 	})}
 	go srv.Serve(ln)
 	t.Cleanup(func() { srv.Close() })
@@ -123,9 +125,22 @@ func TestRouteAndForward(t *testing.T) {
 	if _, body = get(t, base+"/", "a.test", "X-Forwarded-For: 6.6.6.6", "X-Real-Ip: 6.6.6.6"); !strings.Contains(body, "xff=127.0.0.1 ") || !strings.Contains(body, "xri=127.0.0.1 ") {
 		t.Errorf("untrusted xff: %q", body)
 	}
-	// Hop-by-hop: a header named in Connection is not forwarded.
+	// Hop-by-hop: a header named in Connection is not forwarded, nor are the
+	// standard hop-by-hop headers, in either direction.
 	if _, body = get(t, base+"/", "a.test", "Connection: X-Secret", "X-Secret: s"); !strings.Contains(body, `keep=""`) {
 		t.Errorf("connection-listed header forwarded: %q", body)
+	}
+	req, _ := http.NewRequest("GET", base+"/", nil)
+	req.Host = "a.test"
+	req.Header.Set("Proxy-Authorization", "Basic eA==")
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	b2, _ := io.ReadAll(resp.Body)
+	resp.Body.Close()
+	if !strings.Contains(string(b2), `pauth=""`) || resp.Header.Get("Proxy-Authenticate") != "" || resp.Header.Get("X-Backend") != "b" {
+		t.Errorf("hop-by-hop headers crossed the proxy: %q %v", b2, resp.Header)
 	}
 }
 

@@ -6,8 +6,10 @@ import (
 	"bytes"
 	"errors"
 	"io"
+	"iter"
 	"net"
 	"net/netip"
+	"strings"
 
 	"github.com/valyala/fasthttp"
 )
@@ -34,34 +36,56 @@ var hopHeaders = []string{
 // it before Match.
 func prepareForward(ctx *fasthttp.RequestCtx, st *reqState, ep *listener) {
 	h := &ctx.Request.Header
-	if !ep.trusts(st.creq.ClientIP) {
+	trusted := ep.trusts(st.creq.ClientIP)
+	// Fast path: one scan tells whether any managed header is present at
+	// all; usually none is, and then nothing needs deleting or peeking.
+	present := hasManaged(h)
+	if present && !trusted {
 		for _, k := range managedHeaders {
 			h.Del(k)
 		}
 		delUnderscoreVariants(h, st)
+		present = false
 	}
 	removeConnectionListed(h, st)
 
 	ip := st.creq.ClientIP
-	if len(h.Peek("X-Real-Ip")) == 0 && ip.IsValid() {
+	absent := func(k string) bool { return !present || len(h.Peek(k)) == 0 }
+	if ip.IsValid() && absent("X-Real-Ip") {
 		st.tmp = ip.WithZone("").AppendTo(st.tmp[:0])
 		h.SetBytesV("X-Real-Ip", st.tmp)
 	}
-	if len(h.Peek("X-Forwarded-Proto")) == 0 {
+	if absent("X-Forwarded-Proto") {
 		proto := "http"
 		if isWebSocket(h) {
 			proto = "ws"
 		}
 		h.Set("X-Forwarded-Proto", proto)
 	}
-	if len(h.Peek("X-Forwarded-Port")) == 0 {
+	if absent("X-Forwarded-Port") {
 		st.tmp = appendPort(st.tmp[:0], h.Host())
 		h.SetBytesV("X-Forwarded-Port", st.tmp)
 	}
-	if len(h.Peek("X-Forwarded-Host")) == 0 {
+	if absent("X-Forwarded-Host") {
 		h.SetBytesV("X-Forwarded-Host", h.Host())
 	}
 	h.Set("X-Forwarded-Server", hostname)
+}
+
+// hasManaged reports whether the request carries any managed header, in any
+// spelling ('-' or '_', any case).
+func hasManaged(h *fasthttp.RequestHeader) bool {
+	for k := range h.All() {
+		if len(k) < 8 || k[0] != 'X' && k[0] != 'x' {
+			continue
+		}
+		for _, m := range managedHeaders {
+			if equalUnderscoreFold(k, m) {
+				return true
+			}
+		}
+	}
+	return false
 }
 
 // appendPort is Traefik's X-Forwarded-Port: the port of the Host header,
@@ -250,8 +274,10 @@ func forward(ctx *fasthttp.RequestCtx, st *reqState, u *upstream, passHost bool)
 		h.SetHost(u.hostPort)
 	}
 	appendXFF(req, st)
-	for _, k := range hopHeaders {
-		h.Del(k)
+	if hasHop(h.All()) {
+		for _, k := range hopHeaders {
+			h.Del(k)
+		}
 	}
 	if te := h.Peek("Te"); len(te) > 0 && !equalFoldBytes(te, "trailers") {
 		h.Del("Te")
@@ -261,12 +287,35 @@ func forward(ctx *fasthttp.RequestCtx, st *reqState, u *upstream, passHost bool)
 	if err != nil {
 		return err
 	}
-	rh := &ctx.Response.Header
-	for _, k := range hopHeaders {
-		rh.Del(k)
+	if rh := &ctx.Response.Header; hasHop(rh.All()) {
+		for _, k := range hopHeaders {
+			rh.Del(k)
+		}
 	}
 	return nil
 }
+
+// hasHop reports whether a header list holds a hop-by-hop header. Fast
+// path: one scan, usually finding none, instead of a Del per name.
+func hasHop(all iter.Seq2[[]byte, []byte]) bool {
+	for k := range all {
+		for _, m := range hopLower {
+			if equalFoldBytes(k, m) {
+				return true
+			}
+		}
+	}
+	return false
+}
+
+// hopLower is hopHeaders in lower case, for equalFoldBytes.
+var hopLower = func() []string {
+	out := make([]string, len(hopHeaders))
+	for i, h := range hopHeaders {
+		out[i] = strings.ToLower(h)
+	}
+	return out
+}()
 
 // errorStatus maps an upstream error to Traefik's status (semantics §c):
 // timeouts 504, other network errors and EOF 502, anything else 500.
