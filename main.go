@@ -13,6 +13,7 @@ import (
 	"log/slog"
 	"os"
 	"os/signal"
+	"runtime/pprof"
 	"syscall"
 
 	"github.com/edgeroute/edgeroute/compile/spec"
@@ -88,6 +89,14 @@ func runServe(args []string) int {
 	}
 	ctx, stop := signal.NotifyContext(context.Background(), syscall.SIGTERM, syscall.SIGINT)
 	defer stop()
+	// EDGEROUTE_CPUPROFILE=FILE writes a CPU profile of the whole run, for
+	// finding where the time goes under load (see bench/load).
+	if f := os.Getenv("EDGEROUTE_CPUPROFILE"); f != "" {
+		out, err := os.Create(f)
+		if err == nil && pprof.StartCPUProfile(out) == nil {
+			defer func() { pprof.StopCPUProfile(); out.Close() }()
+		}
+	}
 
 	srv := engine.NewServer(static, log)
 	dir := k8swatch.NewDir(static.ManifestsDir, providerOptions(static), log)
