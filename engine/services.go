@@ -14,8 +14,7 @@ import (
 // lbService balances over the servers of one Kubernetes Service port with
 // the service's strategy (Traefik's EDF WRR, or P2C) and sticky cookie.
 type lbService struct {
-	bal      lb.Balancer
-	ups      map[*lb.Endpoint]*upstream
+	bal      lb.Balancer // endpoints carry their *upstream in Data
 	passHost bool
 	passive  *spec.PassiveHealthCheck
 }
@@ -24,7 +23,7 @@ type lbService struct {
 // state (in-flight counts, passive health) is kept in reg by service and
 // server URL, so it survives reloads.
 func newLBService(def *spec.Service, servers []spec.Server, ups *upstreams, reg *lb.Registry) *lbService {
-	s := &lbService{passHost: def.LoadBalancer.PassHostHeader, ups: map[*lb.Endpoint]*upstream{}, passive: def.LoadBalancer.Passive}
+	s := &lbService{passHost: def.LoadBalancer.PassHostHeader, passive: def.LoadBalancer.Passive}
 	var eps []*lb.Endpoint
 	for _, sv := range servers {
 		up, err := ups.get(sv.URL)
@@ -36,7 +35,7 @@ func newLBService(def *spec.Service, servers []spec.Server, ups *upstreams, reg 
 			continue
 		}
 		ep.Fenced = sv.Fenced
-		s.ups[ep] = up
+		ep.Data = up
 		eps = append(eps, ep)
 	}
 	opts := lb.Options{Sticky: stickySpec(def.LoadBalancer.Sticky, def.Name)}
@@ -67,7 +66,7 @@ func (s *lbService) serve(ctx *fasthttp.RequestCtx, st *reqState) {
 		noServer(ctx)
 		return
 	}
-	up := s.ups[ep]
+	up := ep.Data.(*upstream)
 	ep.State.Acquire()
 	err := forward(ctx, st, up, s.passHost)
 	ep.State.Release()
@@ -112,16 +111,14 @@ func setStickyCookies(ctx *fasthttp.RequestCtx, st *reqState) {
 // weightedService balances over child services by weight, with Traefik's
 // EDF order and its sticky cookie (whose value names the child service).
 type weightedService struct {
-	bal      lb.Balancer
-	children map[*lb.Endpoint]service
+	bal lb.Balancer // endpoints carry their child service in Data
 }
 
 func newWeightedService(def *spec.Service, children []weighted, reg *lb.Registry) *weightedService {
-	w := &weightedService{children: map[*lb.Endpoint]service{}}
+	w := &weightedService{}
 	var eps []*lb.Endpoint
 	for _, c := range children {
-		ep := &lb.Endpoint{Key: c.name, Weight: c.weight, State: reg.State(def.Name + " " + c.name)}
-		w.children[ep] = c.s
+		ep := &lb.Endpoint{Key: c.name, Weight: c.weight, State: reg.State(def.Name + " " + c.name), Data: c.s}
 		eps = append(eps, ep)
 	}
 	w.bal = lb.NewWRR(eps, lb.Options{Sticky: stickySpec(def.Weighted.Sticky, def.Name)})
@@ -140,5 +137,5 @@ func (w *weightedService) serve(ctx *fasthttp.RequestCtx, st *reqState) {
 		noServer(ctx)
 		return
 	}
-	w.children[ep].serve(ctx, st)
+	ep.Data.(service).serve(ctx, st)
 }

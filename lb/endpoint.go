@@ -44,6 +44,11 @@ type Endpoint struct {
 	// engine maintains (Traefik only propagates it when the parent has a
 	// health check configured).
 	Service Balancer
+
+	// Data is the caller's own per-endpoint value (the engine keeps the
+	// server's connection pool or the child service here), so that a pick
+	// leads to it without a lookup.
+	Data any
 }
 
 // NewEndpoint returns a server endpoint for rawURL with Traefik's default
