@@ -7,8 +7,11 @@ import (
 	"fmt"
 	"io"
 	"regexp"
+	"runtime"
 	"strconv"
 	"strings"
+	"sync"
+	"sync/atomic"
 
 	corev1 "k8s.io/api/core/v1"
 	discoveryv1 "k8s.io/api/discovery/v1"
@@ -68,9 +71,60 @@ func (d *decoder) file(name string, data []byte) {
 		d.jsonStream(name, data)
 		return
 	}
-	for _, doc := range splitYAML(name, data) {
-		d.yamlDocument(doc)
+	docs := splitYAML(name, data)
+	converted := convertAll(docs)
+	for i, doc := range docs {
+		d.yamlDocument(doc, converted[i])
 	}
+}
+
+// conversion is a document turned into JSON: strictly when possible,
+// leniently (with the strict error kept) when only duplicate keys stop it.
+type conversion struct {
+	raw            []byte
+	strictErr, err error
+}
+
+func convert(data []byte) (c conversion) {
+	defer func() {
+		if p := recover(); p != nil {
+			err := fmt.Errorf("YAML parser panic: %v", p)
+			c = conversion{strictErr: err, err: err}
+		}
+	}()
+	raw, err := yaml.YAMLToJSONStrict(data)
+	if err == nil {
+		return conversion{raw: raw}
+	}
+	lenient, lerr := yaml.YAMLToJSON(data)
+	return conversion{raw: lenient, strictErr: err, err: lerr}
+}
+
+// convertAll converts the documents of a file on every core: YAML parsing
+// is most of the cost of loading a folder, and documents are independent.
+// Results keep the documents' order, so loading stays deterministic.
+func convertAll(docs []yamlDoc) []conversion {
+	out := make([]conversion, len(docs))
+	workers := min(runtime.GOMAXPROCS(0), len(docs))
+	if workers <= 1 {
+		for i, doc := range docs {
+			out[i] = convert(doc.data)
+		}
+		return out
+	}
+	var next atomic.Int64
+	var wg sync.WaitGroup
+	for range workers {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for i := int(next.Add(1) - 1); i < len(docs); i = int(next.Add(1) - 1) {
+				out[i] = convert(docs[i].data)
+			}
+		}()
+	}
+	wg.Wait()
+	return out
 }
 
 // yamlDoc is one YAML document of a file.
@@ -143,16 +197,16 @@ func isContent(line []byte) bool {
 }
 
 // yamlDocument converts one YAML document to JSON and decodes it.
-func (d *decoder) yamlDocument(doc yamlDoc) {
+func (d *decoder) yamlDocument(doc yamlDoc, c conversion) {
 	defer d.recoverPanic(doc.src)
 	// The strict conversion refuses duplicate keys, as kubectl's strict
 	// validation does. Duplicates are not fatal for every kind, so when
 	// only the strict conversion fails, the lenient result is used and the
 	// duplicate is reported with the object's other strict errors.
-	raw, err := yaml.YAMLToJSONStrict(doc.data)
+	raw, err := c.raw, c.strictErr
 	var dupErr error
 	if err != nil {
-		lenient, lerr := yaml.YAMLToJSON(doc.data)
+		lenient, lerr := c.raw, c.err
 		if lerr != nil {
 			line, msg := yamlError(lerr, doc.firstLine)
 			if line == 0 {
