@@ -1,6 +1,7 @@
 package engine
 
 import (
+	"bytes"
 	"context"
 	"fmt"
 	"io"
@@ -334,5 +335,38 @@ func TestPing(t *testing.T) {
 	}
 	if code, _ := get(t, "http://"+s.Addr("web")+"/ping", ""); code != 404 {
 		t.Errorf("ping on web: %d, want 404 (ping lives on the traefik entry point)", code)
+	}
+}
+
+// TestRequestBody: request bodies reach the backend intact, with a length
+// or chunked, small or larger than the server's read-ahead.
+func TestRequestBody(t *testing.T) {
+	ln, _ := net.Listen("tcp", "127.0.0.1:0")
+	srv := &http.Server{Handler: http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		b, err := io.ReadAll(r.Body)
+		fmt.Fprintf(w, "%s %d %v %x", r.Method, len(b), err, b[len(b)/2:len(b)/2+min(8, len(b)-len(b)/2)])
+	})}
+	go srv.Serve(ln)
+	defer srv.Close()
+	snap := lbSnap([]spec.Router{{Name: "r", Rule: "PathPrefix(`/`)", Service: "s"}}, map[string]string{"s": "http://" + ln.Addr().String()})
+	_, base := startServer(t, snap)
+	for _, size := range []int{1, 1000, 3 << 20} {
+		body := bytes.Repeat([]byte("0123456789abcdef"), size/16+1)[:size]
+		for _, chunked := range []bool{false, true} {
+			var r io.Reader = bytes.NewReader(body)
+			if chunked {
+				r = io.MultiReader(r) // unknown length: sent chunked
+			}
+			resp, err := http.Post(base+"/upload", "application/octet-stream", r)
+			if err != nil {
+				t.Fatal(err)
+			}
+			got, _ := io.ReadAll(resp.Body)
+			resp.Body.Close()
+			want := fmt.Sprintf("POST %d <nil> %x", size, body[size/2:size/2+min(8, size-size/2)])
+			if string(got) != want {
+				t.Errorf("size %d chunked %v: backend saw %q, want %q", size, chunked, got, want)
+			}
+		}
 	}
 }
