@@ -55,7 +55,7 @@ bench-load: build
 
 # Every native fuzz target, FUZZTIME each: `make fuzz FUZZTIME=1m`.
 fuzz:
-	@set -e; for pkg in $$($(GO) list ./fuzz/...); do \
+	@set -e; for pkg in $$(grep -rl --include='*_test.go' '^func Fuzz' . | xargs -n1 dirname | sort -u); do \
 	  for t in $$($(GO) test -list '^Fuzz' $$pkg | grep '^Fuzz'); do \
 	    echo "== $$pkg $$t"; \
 	    $(GO) test -run='^$$' -timeout=0 -fuzzminimizetime=100x -fuzz="^$$t$$" -fuzztime=$(FUZZTIME) $$pkg; \
