@@ -168,7 +168,10 @@ func build(static *Static, snap *spec.Snapshot, ups *upstreams, reg *lb.Registry
 		table, probs := compile.Compile(routes)
 		var tableProblems []spec.Problem
 		for _, p := range probs {
-			tableProblems = append(tableProblems, spec.Problem{Ref: routers[p.Index].r.Ref, Err: fmt.Errorf("router %s: %w", p.Name, p.Err)})
+			// As in Traefik, the router exists but its rule is in error, so
+			// it is left out of the muxer and its requests fall through.
+			r := routers[p.Index].r
+			tableProblems = append(tableProblems, spec.Problem{Ref: r.Ref, Err: fmt.Errorf("router %s: invalid rule %q: %w", p.Name, r.Rule, p.Err)})
 		}
 		problems = append(problems, tableProblems...)
 		rt.entry[name] = &entryRuntime{table: table, routers: routers, problems: tableProblems}

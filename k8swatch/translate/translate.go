@@ -27,7 +27,6 @@ import (
 	discoveryv1 "k8s.io/api/discovery/v1"
 	"k8s.io/apimachinery/pkg/util/intstr"
 
-	"github.com/edgeroute/edgeroute/compile"
 	"github.com/edgeroute/edgeroute/compile/spec"
 	"github.com/edgeroute/edgeroute/k8swatch/crd"
 )
@@ -170,10 +169,6 @@ func (t *translator) ingressRoute(ir *crd.IngressRoute) {
 		}
 		if route.Match == "" {
 			t.problem(ref, "route has an empty match rule")
-			continue
-		}
-		if err := compile.Check(route.Match, compile.ParseSyntax(route.Syntax)); err != nil {
-			t.problem(ref, "invalid rule %q: %v", route.Match, err)
 			continue
 		}
 		if len(route.Middlewares) > 0 {

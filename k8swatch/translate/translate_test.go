@@ -160,7 +160,7 @@ func TestPolicies(t *testing.T) {
 		{"with_externalname_with_http.yml", Options{AllowExternalNameServices: true}, ""},
 		{"with_nil_endpointslice_port_name.yml", Options{}, "no servers found"},
 		{"with_middleware.yml", Options{}, "middlewares are not supported yet"},
-		{"with_empty_rule_kind.yml", Options{}, `invalid rule "/prefix"`}, // Traefik builds the router, which then fails in its muxer
+		{"with_empty_rule_kind.yml", Options{}, ""}, // Traefik builds the router (its rule fails later, in the muxer)
 	} {
 		snap := Snapshot(load(t, "services.yml", tc.file), tc.opts)
 		var msgs []string
