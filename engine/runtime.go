@@ -22,6 +22,7 @@ import (
 // concurrent use; a new configuration builds a new Runtime.
 type Runtime struct {
 	entry    map[string]*entryRuntime
+	byIndex  []*entryRuntime // entry by EntryPoint.Index, for the request path
 	snapshot *spec.Snapshot
 	// Compiled is false when the rules were unchanged from the previous
 	// runtime and its compiled tables were reused (an endpoint-only change).
@@ -146,8 +147,8 @@ func build(static *Static, snap *spec.Snapshot, ups *upstreams, reg *lb.Registry
 			if len(eps) == 0 {
 				eps = defaults
 			}
-			if !slices.Contains(eps, name) || r.TLS != nil {
-				continue // TLS routers serve on TLS entry points only (not built yet)
+			if !slices.Contains(eps, name) {
+				continue
 			}
 			sv, err := buildService(r.Service, 0)
 			if err != nil {
@@ -175,6 +176,10 @@ func build(static *Static, snap *spec.Snapshot, ups *upstreams, reg *lb.Registry
 		}
 		problems = append(problems, tableProblems...)
 		rt.entry[name] = &entryRuntime{table: table, routers: routers, problems: tableProblems}
+	}
+	rt.byIndex = make([]*entryRuntime, len(static.EntryPoints))
+	for name, ep := range static.EntryPoints {
+		rt.byIndex[ep.Index] = rt.entry[name]
 	}
 	return rt, dedupe(problems)
 }

@@ -75,7 +75,10 @@ func (s *Server) serve(ctx *fasthttp.RequestCtx, rt *Runtime, ep *listener, st *
 	// Forwarded headers are settled before routing, so Header matchers see
 	// the result, as in Traefik.
 	prepareForward(ctx, st, ep)
-	ert := rt.entry[ep.name]
+	var ert *entryRuntime
+	if i := ep.cfg.Index; i < len(rt.byIndex) {
+		ert = rt.byIndex[i]
+	}
 	if ert == nil {
 		notFound(ctx)
 		return

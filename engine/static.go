@@ -10,6 +10,8 @@ import (
 	"time"
 
 	"sigs.k8s.io/yaml"
+
+	"github.com/edgeroute/edgeroute/compile/spec"
 )
 
 // Static is the static configuration, with Traefik's key names. It comes
@@ -38,7 +40,10 @@ type Static struct {
 
 // EntryPoint is one listener.
 type EntryPoint struct {
-	Name             string
+	Name string
+	// Index numbers the entry points by name, from 0, so that a request
+	// finds its entry point's tables by index rather than by name.
+	Index            int
 	Address          string
 	AsDefault        bool
 	ForwardedHeaders ForwardedHeaders
@@ -127,6 +132,14 @@ func ParseStatic(args []string) (*Static, error) {
 			s.EntryPoints[name] = ep
 		}
 	}
+	names := make([]string, 0, len(s.EntryPoints))
+	for name := range s.EntryPoints {
+		names = append(names, name)
+	}
+	sort.Strings(names)
+	for i, name := range names {
+		s.EntryPoints[name].Index = i
+	}
 	for name, ep := range s.EntryPoints {
 		if ep.Address == "" {
 			return nil, fmt.Errorf("entryPoints.%s.address is required", name)
@@ -177,7 +190,7 @@ func (s *Static) set(key, val string) error {
 		return nil
 	}
 	duration := func(dst *time.Duration) error {
-		d, err := parseDuration(val)
+		d, err := spec.ParseDuration(val)
 		if err != nil {
 			return bad(err)
 		}
@@ -248,12 +261,4 @@ func splitList(v string) []string {
 		}
 	}
 	return out
-}
-
-// parseDuration accepts Go durations and, as Traefik does, bare seconds.
-func parseDuration(v string) (time.Duration, error) {
-	if n, err := strconv.ParseInt(v, 10, 64); err == nil {
-		return time.Duration(n) * time.Second, nil
-	}
-	return time.ParseDuration(v)
 }

@@ -7,6 +7,7 @@ package spec
 
 import (
 	"fmt"
+	"strconv"
 	"strings"
 	"time"
 )
@@ -32,13 +33,6 @@ type Router struct {
 	Syntax      string // "v2" or "" (v3)
 	Service     string // name in Snapshot.Services
 	Middlewares []string
-	TLS         *RouterTLS
-}
-
-// RouterTLS is a router's tls section; present (even empty) means HTTPS only.
-type RouterTLS struct {
-	Options      string
-	CertResolver string
 }
 
 // Service is a servers load balancer or a weighted set of other services.
@@ -169,4 +163,13 @@ func (p Problem) Error() string {
 		return ref + ": " + p.Err.Error()
 	}
 	return p.Err.Error()
+}
+
+// ParseDuration reads a duration as Traefik's configuration does: a Go
+// duration ("1.5s", "100ms") or a bare number of seconds ("30").
+func ParseDuration(v string) (time.Duration, error) {
+	if n, err := strconv.ParseInt(v, 10, 64); err == nil {
+		return time.Duration(n) * time.Second, nil
+	}
+	return time.ParseDuration(v)
 }

@@ -331,7 +331,7 @@ func (t *translator) kubernetesService(lb crd.LoadBalancerSpec) (string, error) 
 		def.PassHostHeader = *lb.PassHostHeader
 	}
 	if lb.ResponseForwarding != nil && lb.ResponseForwarding.FlushInterval != "" {
-		d, err := parseDuration(lb.ResponseForwarding.FlushInterval)
+		d, err := spec.ParseDuration(lb.ResponseForwarding.FlushInterval)
 		if err != nil {
 			return "", fmt.Errorf("service %s/%s: responseForwarding.flushInterval: %v", lb.Namespace, lb.Name, err)
 		}
@@ -349,7 +349,7 @@ func (t *translator) kubernetesService(lb crd.LoadBalancerSpec) (string, error) 
 			def.Passive.MaxFailedAttempts = *p.MaxFailedAttempts
 		}
 		if p.FailureWindow != nil {
-			if def.Passive.FailureWindow, err = parseDuration(p.FailureWindow.String()); err != nil {
+			if def.Passive.FailureWindow, err = spec.ParseDuration(p.FailureWindow.String()); err != nil {
 				return "", fmt.Errorf("service %s/%s: passiveHealthCheck.failureWindow: %w", lb.Namespace, lb.Name, err)
 			}
 		}
@@ -380,7 +380,7 @@ func healthCheck(lb crd.LoadBalancerSpec) (*spec.HealthCheck, error) {
 		f   string
 	}{{h.Interval, &hc.Interval, "interval"}, {h.Timeout, &hc.Timeout, "timeout"}} {
 		if d.v != nil {
-			v, err := parseDuration(d.v.String())
+			v, err := spec.ParseDuration(d.v.String())
 			if err != nil || v <= 0 {
 				return nil, fmt.Errorf("%s %q: must be a positive duration", d.f, d.v.String())
 			}
@@ -389,7 +389,7 @@ func healthCheck(lb crd.LoadBalancerSpec) (*spec.HealthCheck, error) {
 	}
 	hc.UnhealthyInterval = hc.Interval
 	if h.UnhealthyInterval != nil {
-		v, err := parseDuration(h.UnhealthyInterval.String())
+		v, err := spec.ParseDuration(h.UnhealthyInterval.String())
 		if err != nil || v <= 0 {
 			return nil, fmt.Errorf("unhealthyInterval %q: must be a positive duration", h.UnhealthyInterval.String())
 		}
@@ -401,13 +401,6 @@ func healthCheck(lb crd.LoadBalancerSpec) (*spec.HealthCheck, error) {
 		}
 	}
 	return hc, nil
-}
-
-func parseDuration(v string) (time.Duration, error) {
-	if n, err := strconv.ParseInt(v, 10, 64); err == nil {
-		return time.Duration(n) * time.Second, nil
-	}
-	return time.ParseDuration(v)
 }
 
 // servers resolves the backend addresses of a Service port.
