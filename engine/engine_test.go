@@ -370,3 +370,65 @@ func TestRequestBody(t *testing.T) {
 		}
 	}
 }
+
+// An endpoint-only update swaps the balancer in place: traffic follows at
+// once, the compiled tables are the same, and requests running during a
+// stream of swaps never fail.
+func TestUpdateEndpoints(t *testing.T) {
+	a, b := backend(t, "a"), backend(t, "b")
+	snap := lbSnap([]spec.Router{{Name: "r", Rule: "PathPrefix(`/`)", Service: "s"}}, map[string]string{"s": a})
+	s, base := startServer(t, snap)
+	table, _ := s.Runtime().Table("web")
+	if _, body := get(t, base+"/", ""); !strings.HasPrefix(body, "a ") {
+		t.Fatalf("before: %q", body)
+	}
+	s.UpdateEndpoints(map[string][]spec.Server{"s": {{URL: b}}, "unused": {{URL: a}}})
+	if _, body := get(t, base+"/", ""); !strings.HasPrefix(body, "b ") {
+		t.Fatalf("after: %q", body)
+	}
+	if now, _ := s.Runtime().Table("web"); now != table {
+		t.Fatal("UpdateEndpoints replaced the compiled table")
+	}
+	// The pool of a, no longer used, is closed; b's is kept.
+	s.ups.mu.Lock()
+	_, hasA := s.ups.m[a]
+	_, hasB := s.ups.m[b]
+	s.ups.mu.Unlock()
+	if hasA || !hasB {
+		t.Fatalf("upstream pools: a %v, b %v", hasA, hasB)
+	}
+	// A later Apply of the same routing reuses the tables and keeps b.
+	s.Apply(lbSnap([]spec.Router{{Name: "r", Rule: "PathPrefix(`/`)", Service: "s"}}, map[string]string{"s": b}))
+	if s.Runtime().Compiled {
+		t.Fatal("Apply after UpdateEndpoints recompiled unchanged rules")
+	}
+
+	stop := make(chan struct{})
+	done := make(chan int)
+	go func() {
+		n := 0
+		for i := 0; ; i++ {
+			select {
+			case <-stop:
+				done <- n
+				return
+			default:
+			}
+			url := a
+			if i%2 == 1 {
+				url = b
+			}
+			s.UpdateEndpoints(map[string][]spec.Server{"s": {{URL: url}, {URL: b}}})
+			n++
+		}
+	}()
+	for range 300 {
+		if code, body := get(t, base+"/", ""); code != 200 || !(strings.HasPrefix(body, "a ") || strings.HasPrefix(body, "b ")) {
+			t.Fatalf("during swaps: %d %q", code, body)
+		}
+	}
+	close(stop)
+	if n := <-done; n < 10 {
+		t.Fatalf("only %d swaps ran", n)
+	}
+}

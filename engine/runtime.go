@@ -29,6 +29,9 @@ type Runtime struct {
 	Compiled bool
 	// stateKeys are the lb.Registry keys this runtime uses.
 	stateKeys map[string]bool
+	// lbs are the load-balancer services by endpoints key, for
+	// UpdateEndpoints.
+	lbs map[string][]*lbService
 }
 
 type entryRuntime struct {
@@ -72,12 +75,52 @@ func (rt *Runtime) Table(entryPoint string) (*compile.Table, []*spec.Router) {
 // found while building (bad rules, unknown services); the routers concerned
 // are left out and everything else serves.
 func (s *Server) Apply(snap *spec.Snapshot) []spec.Problem {
+	s.applyMu.Lock()
+	defer s.applyMu.Unlock()
 	rt, problems := build(s.static, snap, s.ups, s.reg, s.rt.Load())
 	s.rt.Store(rt)
 	s.ups.sweep(rt)
 	s.health.sync(snap, s.reg)
 	s.reg.Sweep(rt.stateKeys)
 	return problems
+}
+
+// UpdateEndpoints replaces the servers of the given endpoint tables (keys
+// are spec.LoadBalancer.EndpointsKey) in the runtime in service: each
+// balancer concerned is rebuilt and swapped atomically; routing tables and
+// every other service are untouched. It is the fast path for an
+// EndpointSlice change, which can only move a service's servers. Keys the
+// runtime does not use are ignored. The snapshot given to Apply is updated
+// in place, so a later Apply of an unchanged routing configuration still
+// reuses the compiled tables.
+func (s *Server) UpdateEndpoints(changes map[string][]spec.Server) {
+	s.applyMu.Lock()
+	defer s.applyMu.Unlock()
+	rt := s.rt.Load()
+	touched := false
+	for key, servers := range changes {
+		lbs := rt.lbs[key]
+		if len(lbs) == 0 {
+			continue
+		}
+		touched = true
+		old := rt.snapshot.Endpoints[key]
+		rt.snapshot.Endpoints[key] = servers
+		for _, sv := range lbs {
+			for _, srv := range old {
+				delete(rt.stateKeys, sv.def.Name+" "+srv.URL)
+			}
+			for _, srv := range servers {
+				rt.stateKeys[sv.def.Name+" "+srv.URL] = true
+			}
+			sv.setServers(servers, s.ups, s.reg)
+		}
+	}
+	if touched {
+		s.ups.sweep(rt)
+		s.health.sync(rt.snapshot, s.reg)
+		s.reg.Sweep(rt.stateKeys)
+	}
 }
 
 // Runtime returns the runtime in service.
@@ -95,7 +138,7 @@ func Build(static *Static, snap *spec.Snapshot) (*Runtime, []spec.Problem) {
 // changed), its compiled tables are reused: an EndpointSlice change never
 // recompiles the rules.
 func build(static *Static, snap *spec.Snapshot, ups *upstreams, reg *lb.Registry, prev *Runtime) (*Runtime, []spec.Problem) {
-	rt := &Runtime{entry: map[string]*entryRuntime{}, snapshot: snap, Compiled: true, stateKeys: map[string]bool{}}
+	rt := &Runtime{entry: map[string]*entryRuntime{}, snapshot: snap, Compiled: true, stateKeys: map[string]bool{}, lbs: map[string][]*lbService{}}
 	reuse := prev != nil && len(prev.entry) > 0 && sameRouting(prev.snapshot, snap)
 	var problems []spec.Problem
 	services := map[string]service{}
@@ -118,7 +161,9 @@ func build(static *Static, snap *spec.Snapshot, ups *upstreams, reg *lb.Registry
 			for _, s := range servers {
 				rt.stateKeys[def.Name+" "+s.URL] = true
 			}
-			sv = newLBService(def, servers, ups, reg)
+			lbs := newLBService(def, servers, ups, reg)
+			rt.lbs[def.LoadBalancer.EndpointsKey] = append(rt.lbs[def.LoadBalancer.EndpointsKey], lbs)
+			sv = lbs
 		case def.Weighted != nil:
 			var children []weighted
 			for _, c := range def.Weighted.Services {

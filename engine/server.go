@@ -34,10 +34,13 @@ type Server struct {
 	static *Static
 	log    *slog.Logger
 	rt     atomic.Pointer[Runtime]
-	ups    *upstreams
-	reg    *lb.Registry
-	health *healthChecks
-	stop   context.CancelFunc // stops background work (health checks)
+	// applyMu serialises Apply and UpdateEndpoints (the request path
+	// never takes it).
+	applyMu sync.Mutex
+	ups     *upstreams
+	reg     *lb.Registry
+	health  *healthChecks
+	stop    context.CancelFunc // stops background work (health checks)
 	// draining is set when shutdown begins (ping then answers 503).
 	draining atomic.Bool
 

@@ -3,6 +3,7 @@
 package engine
 
 import (
+	"sync/atomic"
 	"time"
 
 	"github.com/valyala/fasthttp"
@@ -13,17 +14,29 @@ import (
 
 // lbService balances over the servers of one Kubernetes Service port with
 // the service's strategy (Traefik's EDF WRR, or P2C) and sticky cookie.
+// Its balancer is swapped atomically when only the service's endpoints
+// change (Server.UpdateEndpoints), without rebuilding the runtime.
 type lbService struct {
-	bal      lb.Balancer // endpoints carry their *upstream in Data
+	def      *spec.Service
+	bal      atomic.Pointer[balancer] // endpoints carry their *upstream in Data
 	passHost bool
 	passive  *spec.PassiveHealthCheck
 }
+
+type balancer struct{ lb.Balancer }
 
 // newLBService builds the balancer of a load-balancer service. Endpoint
 // state (in-flight counts, passive health) is kept in reg by service and
 // server URL, so it survives reloads.
 func newLBService(def *spec.Service, servers []spec.Server, ups *upstreams, reg *lb.Registry) *lbService {
-	s := &lbService{passHost: def.LoadBalancer.PassHostHeader, passive: def.LoadBalancer.Passive}
+	s := &lbService{def: def, passHost: def.LoadBalancer.PassHostHeader, passive: def.LoadBalancer.Passive}
+	s.setServers(servers, ups, reg)
+	return s
+}
+
+// setServers builds a balancer over servers and swaps it in.
+func (s *lbService) setServers(servers []spec.Server, ups *upstreams, reg *lb.Registry) {
+	def := s.def
 	var eps []*lb.Endpoint
 	for _, sv := range servers {
 		up, err := ups.get(sv.URL)
@@ -39,15 +52,16 @@ func newLBService(def *spec.Service, servers []spec.Server, ups *upstreams, reg 
 		eps = append(eps, ep)
 	}
 	opts := lb.Options{Sticky: stickySpec(def.LoadBalancer.Sticky, def.Name)}
+	var b lb.Balancer
 	switch def.LoadBalancer.Strategy {
 	case "p2c":
-		s.bal = lb.NewP2C(eps, opts)
+		b = lb.NewP2C(eps, opts)
 	case "hrw":
-		s.bal = lb.NewHRW(eps, opts)
+		b = lb.NewHRW(eps, opts)
 	default:
-		s.bal = lb.NewWRR(eps, opts)
+		b = lb.NewWRR(eps, opts)
 	}
-	return s
+	s.bal.Store(&balancer{b})
 }
 
 func stickySpec(c *spec.Cookie, service string) *lb.CookieSpec {
@@ -61,7 +75,7 @@ func stickySpec(c *spec.Cookie, service string) *lb.CookieSpec {
 }
 
 func (s *lbService) serve(ctx *fasthttp.RequestCtx, st *reqState) {
-	ep, ok := s.bal.Pick(&st.hint)
+	ep, ok := s.bal.Load().Pick(&st.hint)
 	if !ok {
 		noServer(ctx)
 		return
