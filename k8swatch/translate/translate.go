@@ -58,7 +58,14 @@ const ProviderSuffix = "@kubernetescrd"
 
 // Snapshot translates objs.
 func Snapshot(objs *Objects, opts Options) *spec.Snapshot {
-	t := &translator{objs: objs, opts: opts, snap: &spec.Snapshot{
+	snap, _ := Translate(objs, opts)
+	return snap
+}
+
+// Translate translates objs and also returns which endpoint tables each
+// Kubernetes Service feeds, for the endpoint fast path (Deps.Endpoints).
+func Translate(objs *Objects, opts Options) (*spec.Snapshot, *Deps) {
+	t := &translator{objs: objs, opts: opts, deps: newDeps(), snap: &spec.Snapshot{
 		Services:  map[string]*spec.Service{},
 		Endpoints: map[string][]spec.Server{},
 	}}
@@ -72,13 +79,14 @@ func Snapshot(objs *Objects, opts Options) *spec.Snapshot {
 		t.ingressRoute(ir)
 	}
 	sort.SliceStable(t.snap.Routers, func(i, j int) bool { return t.snap.Routers[i].Name < t.snap.Routers[j].Name })
-	return t.snap
+	return t.snap, t.deps
 }
 
 type translator struct {
 	objs   *Objects
 	opts   Options
 	snap   *spec.Snapshot
+	deps   *Deps
 	svcs   map[string]*corev1.Service              // ns/name
 	slices map[string][]*discoveryv1.EndpointSlice // ns/service-name
 	tsvcs  map[string]*crd.TraefikService          // ns/name
@@ -326,6 +334,7 @@ func (t *translator) kubernetesService(lb crd.LoadBalancerSpec) (string, error) 
 		return "", err
 	}
 	name := Normalize(lb.Namespace+"-"+lb.Name+"-"+lb.Port.String()) + ProviderSuffix
+	t.deps.add(lb, name)
 	def := &spec.LoadBalancer{EndpointsKey: name, Strategy: strategy, PassHostHeader: true, FlushInterval: 100 * time.Millisecond}
 	if lb.PassHostHeader != nil {
 		def.PassHostHeader = *lb.PassHostHeader
@@ -404,7 +413,17 @@ func healthCheck(lb crd.LoadBalancerSpec) (*spec.HealthCheck, error) {
 }
 
 // servers resolves the backend addresses of a Service port.
-func (t *translator) servers(lb crd.LoadBalancerSpec) ([]spec.Server, error) {
+func (t *translator) servers(lb crd.LoadBalancerSpec) (out []spec.Server, err error) {
+	k := key(lb.Namespace, lb.Name)
+	t.deps.used[k] = true
+	defer func() {
+		if err != nil {
+			t.deps.failed[k] = true
+		}
+	}()
+	if lb.NodePortLB {
+		t.deps.nodes = true
+	}
 	svc := t.svcs[key(lb.Namespace, lb.Name)]
 	if svc == nil {
 		return nil, fmt.Errorf("kubernetes service not found: %s/%s", lb.Namespace, lb.Name)
