@@ -69,6 +69,7 @@ func providerOptions(s *engine.Static) k8swatch.Options {
 		AllowExternalNameServices: s.AllowExternalNameServices,
 		AllowEmptyServices:        s.AllowEmptyServices,
 		NativeLBByDefault:         s.NativeLBByDefault,
+		IngressClass:              s.IngressClass,
 	}
 }
 
@@ -79,12 +80,8 @@ func runServe(args []string) int {
 		fmt.Fprintln(os.Stderr, "edgeroute:", err)
 		return 2
 	}
-	if static.KubernetesCRD {
-		fmt.Fprintln(os.Stderr, "edgeroute: --providers.kubernetesCRD (watching a live cluster) is not available yet; use --providers.manifests.directory")
-		return 2
-	}
-	if static.ManifestsDir == "" {
-		fmt.Fprint(os.Stderr, "edgeroute: no provider: set --providers.manifests.directory=DIR\n\n"+usage)
+	if !static.KubernetesCRD && static.ManifestsDir == "" {
+		fmt.Fprint(os.Stderr, "edgeroute: no provider: set --providers.manifests.directory=DIR or --providers.kubernetesCRD\n\n"+usage)
 		return 2
 	}
 	ctx, stop := signal.NotifyContext(context.Background(), syscall.SIGTERM, syscall.SIGINT)
@@ -99,6 +96,35 @@ func runServe(args []string) int {
 	}
 
 	srv := engine.NewServer(static, log)
+	start := startManifests
+	if static.KubernetesCRD {
+		start = startCluster
+	}
+	if err := start(ctx, static, srv, log); err != nil {
+		log.Error("starting", "err", err)
+		return 1
+	}
+	if err := srv.Serve(ctx); err != nil {
+		log.Error("serving", "err", err)
+		return 1
+	}
+	log.Info("stopped")
+	return 0
+}
+
+// listen opens the entry points, once the first configuration is in place.
+func listen(static *engine.Static, srv *engine.Server, log *slog.Logger) error {
+	if err := srv.Listen(); err != nil {
+		return fmt.Errorf("listening: %w", err)
+	}
+	for name, ep := range static.EntryPoints {
+		log.Info("entry point listening", "name", name, "address", srv.Addr(name), "configured", ep.Address)
+	}
+	return nil
+}
+
+// startManifests serves a folder of manifests and follows its changes.
+func startManifests(ctx context.Context, static *engine.Static, srv *engine.Server, log *slog.Logger) error {
 	dir := k8swatch.NewDir(static.ManifestsDir, providerOptions(static), log)
 	apply := func(snap *spec.Snapshot) {
 		problems := append(append([]spec.Problem(nil), snap.Problems...), srv.Apply(snap)...)
@@ -117,27 +143,53 @@ func runServe(args []string) int {
 	// Watch first, then load: a change made after the load is never missed.
 	watcher, err := dir.Watch()
 	if err != nil {
-		log.Error("watching manifests", "err", err)
-		return 1
+		return fmt.Errorf("watching manifests: %w", err)
 	}
 	// The initial configuration is in place before any entry point accepts.
 	apply(dir.Load())
-	if err := srv.Listen(); err != nil {
-		log.Error("listening", "err", err)
-		return 1
-	}
-	for name, ep := range static.EntryPoints {
-		log.Info("entry point listening", "name", name, "address", srv.Addr(name), "configured", ep.Address)
+	if err := listen(static, srv, log); err != nil {
+		return err
 	}
 	go func() {
 		if err := watcher.Run(ctx, apply); err != nil && ctx.Err() == nil {
 			log.Error("watching manifests", "err", err)
 		}
 	}()
-	if err := srv.Serve(ctx); err != nil {
-		log.Error("serving", "err", err)
-		return 1
+	return nil
+}
+
+// startCluster watches the cluster; the entry points open (and /ping
+// answers) once the caches have synced and the first configuration is live.
+func startCluster(ctx context.Context, static *engine.Static, srv *engine.Server, log *slog.Logger) error {
+	kube, err := k8swatch.NewKube(k8swatch.KubeOptions{
+		Endpoint:         static.Kube.Endpoint,
+		Token:            static.Kube.Token,
+		CertAuthFilePath: static.Kube.CertAuthFilePath,
+		Namespaces:       static.Kube.Namespaces,
+		LabelSelector:    static.Kube.LabelSelector,
+		ThrottleDuration: static.Kube.ThrottleDuration,
+		Translate:        providerOptions(static),
+	}, log)
+	if err != nil {
+		return err
 	}
-	log.Info("stopped")
-	return 0
+	ready := make(chan struct{})
+	failed := make(chan error, 1)
+	go func() { failed <- kube.Run(ctx, srv, ready) }()
+	select {
+	case <-ready:
+	case err := <-failed:
+		if err == nil {
+			err = ctx.Err()
+		}
+		return err
+	case <-ctx.Done():
+		return ctx.Err()
+	}
+	go func() {
+		if err := <-failed; err != nil {
+			log.Error("watching the cluster", "err", err)
+		}
+	}()
+	return listen(static, srv, log)
 }

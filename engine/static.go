@@ -1,6 +1,7 @@
 package engine
 
 import (
+	"errors"
 	"fmt"
 	"net"
 	"os"
@@ -22,8 +23,17 @@ type Static struct {
 	// ManifestsDir is --providers.manifests.directory: a folder of
 	// Kubernetes manifests to serve from.
 	ManifestsDir string
-	// KubernetesCRD is set by --providers.kubernetesCRD (not served yet).
+	// KubernetesCRD is set by --providers.kubernetesCRD, or by any of its
+	// options when no manifests folder is given (as in Traefik, where
+	// configuring a provider enables it): watch a live cluster.
 	KubernetesCRD bool
+	// Kube holds the cluster connection options of the kubernetesCRD
+	// provider.
+	Kube KubeOptions
+	// IngressClass is providers.kubernetesCRD.ingressClass: only routes of
+	// this class (spec.ingressClassName, else the kubernetes.io/ingress.class
+	// annotation) are served; empty serves those without a class.
+	IngressClass string
 	// Ping serves GET /ping on the entry point named "traefik", as Traefik.
 	Ping bool
 	// AllowCrossNamespace, AllowExternalNameServices, AllowEmptyServices and
@@ -36,6 +46,18 @@ type Static struct {
 	// GraceTimeout bounds the drain on SIGTERM
 	// (entryPoints.NAME.transport.lifeCycle.graceTimeOut).
 	GraceTimeout time.Duration
+}
+
+// KubeOptions are the kubernetesCRD provider's connection options, with
+// Traefik's names and defaults.
+type KubeOptions struct {
+	Endpoint         string // API server URL; in-cluster or KUBECONFIG otherwise
+	Token            string // bearer token
+	CertAuthFilePath string // CA bundle of the API server
+	Namespaces       []string
+	LabelSelector    string        // for the traefik.io kinds only
+	ThrottleDuration time.Duration // minimum time between two rebuilds
+	set              bool          // some option was given
 }
 
 // EntryPoint is one listener.
@@ -124,6 +146,14 @@ func ParseStatic(args []string) (*Static, error) {
 		if err := s.set(k, flat[k]); err != nil {
 			return nil, err
 		}
+	}
+	switch {
+	case s.KubernetesCRD && s.ManifestsDir != "":
+		return nil, errors.New("--providers.kubernetesCRD and --providers.manifests.directory: edgeroute serves one provider at a time")
+	case s.Kube.set && s.ManifestsDir == "":
+		// As in Traefik, configuring the provider enables it. With a
+		// manifests folder, its options apply to the folder instead.
+		s.KubernetesCRD = true
 	}
 	if len(s.EntryPoints) == 0 {
 		for name, addr := range DefaultEntryPoints {
@@ -237,13 +267,38 @@ func (s *Static) set(key, val string) error {
 		return nil
 	case key == "providers.kubernetescrd":
 		return boolean(&s.KubernetesCRD)
+	case key == "providers.kubernetescrd.endpoint":
+		s.Kube.Endpoint, s.Kube.set = val, true
+		return nil
+	case key == "providers.kubernetescrd.token":
+		s.Kube.Token, s.Kube.set = val, true
+		return nil
+	case key == "providers.kubernetescrd.certauthfilepath":
+		s.Kube.CertAuthFilePath, s.Kube.set = val, true
+		return nil
+	case key == "providers.kubernetescrd.namespaces":
+		s.Kube.Namespaces, s.Kube.set = splitList(val), true
+		return nil
+	case key == "providers.kubernetescrd.labelselector":
+		s.Kube.LabelSelector, s.Kube.set = val, true
+		return nil
+	case key == "providers.kubernetescrd.ingressclass":
+		s.IngressClass, s.Kube.set = val, true
+		return nil
+	case key == "providers.kubernetescrd.throttleduration":
+		s.Kube.set = true
+		return duration(&s.Kube.ThrottleDuration)
 	case key == "providers.kubernetescrd.allowcrossnamespace":
+		s.Kube.set = true
 		return boolean(&s.AllowCrossNamespace)
 	case key == "providers.kubernetescrd.allowexternalnameservices":
+		s.Kube.set = true
 		return boolean(&s.AllowExternalNameServices)
 	case key == "providers.kubernetescrd.allowemptyservices":
+		s.Kube.set = true
 		return boolean(&s.AllowEmptyServices)
 	case key == "providers.kubernetescrd.nativelbbydefault":
+		s.Kube.set = true
 		return boolean(&s.NativeLBByDefault)
 	case key == "ping":
 		return boolean(&s.Ping)

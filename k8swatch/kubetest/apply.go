@@ -136,3 +136,29 @@ func established(crd *unstructured.Unstructured) bool {
 	}
 	return false
 }
+
+// Delete removes one object, named by apiVersion, kind, namespace (empty
+// for cluster-scoped kinds) and name.
+func Delete(ctx context.Context, cfg *rest.Config, apiVersion, kind, namespace, name string) error {
+	dc, err := discovery.NewDiscoveryClientForConfig(cfg)
+	if err != nil {
+		return err
+	}
+	dyn, err := dynamic.NewForConfig(cfg)
+	if err != nil {
+		return err
+	}
+	gv, err := schema.ParseGroupVersion(apiVersion)
+	if err != nil {
+		return err
+	}
+	mapping, err := restmapper.NewDeferredDiscoveryRESTMapper(memory.NewMemCacheClient(dc)).RESTMapping(schema.GroupKind{Group: gv.Group, Kind: kind}, gv.Version)
+	if err != nil {
+		return err
+	}
+	var client dynamic.ResourceInterface = dyn.Resource(mapping.Resource)
+	if namespace != "" {
+		client = dyn.Resource(mapping.Resource).Namespace(namespace)
+	}
+	return client.Delete(ctx, name, metav1.DeleteOptions{})
+}
