@@ -14,10 +14,18 @@ import (
 	"testing"
 	"time"
 
+	authv1 "k8s.io/api/authentication/v1"
+	corev1 "k8s.io/api/core/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
+	"k8s.io/apimachinery/pkg/runtime/schema"
+	"k8s.io/client-go/dynamic"
 	"k8s.io/client-go/kubernetes"
+	"k8s.io/client-go/rest"
+	"sigs.k8s.io/yaml"
 
 	"github.com/edgeroute/edgeroute/engine"
+	"github.com/edgeroute/edgeroute/k8swatch/crd"
 	"github.com/edgeroute/edgeroute/k8swatch/kubetest"
 )
 
@@ -92,6 +100,12 @@ func hosts(t testing.TB, n int) (*kubetest.NetNS, []string) {
 // proxy runs an engine fed by the cluster provider, as main does.
 func proxy(t testing.TB, cp *kubetest.ControlPlane, opts KubeOptions) (*engine.Server, string) {
 	t.Helper()
+	srv, base, _ := proxyKube(t, cp, opts)
+	return srv, base
+}
+
+func proxyKube(t testing.TB, cp *kubetest.ControlPlane, opts KubeOptions) (*engine.Server, string, *Kube) {
+	t.Helper()
 	static, err := engine.ParseStatic([]string{"--entryPoints.web.address=127.0.0.1:0"})
 	if err != nil {
 		t.Fatal(err)
@@ -101,7 +115,9 @@ func proxy(t testing.TB, cp *kubetest.ControlPlane, opts KubeOptions) (*engine.S
 		log = slog.New(slog.NewTextHandler(os.Stderr, nil))
 	}
 	srv := engine.NewServer(static, log)
-	opts.Config = cp.Config
+	if opts.Config == nil {
+		opts.Config = cp.Config
+	}
 	k, err := NewKube(opts, log)
 	if err != nil {
 		t.Fatal(err)
@@ -122,7 +138,7 @@ func proxy(t testing.TB, cp *kubetest.ControlPlane, opts KubeOptions) (*engine.S
 	}
 	go srv.Serve(ctx)
 	t.Cleanup(func() { cancel(); <-done })
-	return srv, "http://" + srv.Addr("web")
+	return srv, "http://" + srv.Addr("web"), k
 }
 
 func apply(t testing.TB, cp *kubetest.ControlPlane, format string, args ...any) {
@@ -269,4 +285,218 @@ func TestCluster(t *testing.T) {
 	eventually(t, base, "c.test", 404, "")
 	apply(t, cp, sliceYAML, "whoami", "apps", endpointsYAML(addrs[0]))
 	eventually(t, base, "c.test", 200, addrs[0])
+}
+
+// The provider's options, run with the ServiceAccount and ClusterRole of
+// deploy/rbac.yaml (so that least privilege is enough): only the watched
+// namespaces, the label selector on Traefik objects only (the Services
+// carry no label), and the ingress class from spec.ingressClassName or
+// the annotation.
+func TestClusterOptions(t *testing.T) {
+	cp := cluster(t)
+	_, addrs := hosts(t, 1)
+	rbac, err := os.ReadFile("../deploy/rbac.yaml")
+	if err != nil {
+		t.Fatal(err)
+	}
+	apply(t, cp, "%s", rbac)
+	cs := kubernetes.NewForConfigOrDie(cp.Config)
+	tok, err := cs.CoreV1().ServiceAccounts("edgeroute").CreateToken(context.Background(), "edgeroute",
+		&authv1.TokenRequest{Spec: authv1.TokenRequestSpec{}}, metav1.CreateOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	sa := rest.AnonymousClientConfig(cp.Config)
+	sa.BearerToken = tok.Status.Token
+
+	for _, ns := range []string{"opt-a", "opt-b"} {
+		apply(t, cp, "apiVersion: v1\nkind: Namespace\nmetadata: {name: %s}\n", ns)
+		apply(t, cp, serviceYAML+"---"+sliceYAML, "whoami", ns, endpointsYAML(addrs[0]))
+	}
+	route := func(name, ns, host, extra string) {
+		apply(t, cp, `
+apiVersion: traefik.io/v1alpha1
+kind: IngressRoute
+metadata:
+  name: %[1]s
+  namespace: %[2]s
+%[4]s
+spec:
+  routes:
+    - match: Host(`+"`%[3]s`"+`)
+      services: [{name: whoami, port: 80}]
+`, name, ns, host, extra)
+	}
+	route("labeled", "opt-a", "a1.test", "  labels: {edge: \"yes\"}\n  annotations: {kubernetes.io/ingress.class: edge}")
+	route("unlabeled", "opt-a", "a2.test", "  annotations: {kubernetes.io/ingress.class: edge}")
+	route("other-class", "opt-a", "a3.test", "  labels: {edge: \"yes\"}\n  annotations: {kubernetes.io/ingress.class: other}")
+	route("no-class", "opt-a", "a4.test", "  labels: {edge: \"yes\"}")
+	route("labeled", "opt-b", "b1.test", "  labels: {edge: \"yes\"}\n  annotations: {kubernetes.io/ingress.class: edge}")
+	apply(t, cp, `
+apiVersion: traefik.io/v1alpha1
+kind: IngressRoute
+metadata: {name: class-name, namespace: opt-a, labels: {edge: "yes"}, annotations: {kubernetes.io/ingress.class: other}}
+spec:
+  ingressClassName: edge
+  routes:
+    - match: Host(`+"`a5.test`"+`)
+      services: [{name: whoami, port: 80}]
+`)
+	_, base := proxy(t, cp, KubeOptions{Config: sa, Namespaces: []string{"opt-a"}, LabelSelector: "edge=yes",
+		Translate: Options{IngressClass: "edge"}})
+	for host, want := range map[string]int{"a1.test": 200, "a2.test": 404, "a3.test": 404, "a4.test": 404, "a5.test": 200, "b1.test": 404} {
+		if code, body := request(base, host); code != want {
+			t.Errorf("%s: %d %q, want %d", host, code, body, want)
+		}
+	}
+}
+
+// Routing changes swap the tables atomically: requests running on
+// keep-alive connections while routes come and go never fail.
+func TestClusterNoFailedRequestsDuringRebuilds(t *testing.T) {
+	cp := cluster(t)
+	_, addrs := hosts(t, 1)
+	apply(t, cp, "apiVersion: v1\nkind: Namespace\nmetadata: {name: swap}\n")
+	apply(t, cp, serviceYAML+"---"+sliceYAML, "whoami", "swap", endpointsYAML(addrs[0]))
+	apply(t, cp, routeYAML, "steady", "swap", "Host(`steady.test`)", "whoami")
+	_, base := proxy(t, cp, KubeOptions{Namespaces: []string{"swap"}})
+	eventually(t, base, "steady.test", 200, addrs[0])
+
+	stop := make(chan struct{})
+	var wg sync.WaitGroup
+	var mu sync.Mutex
+	total, failed := 0, []string{}
+	keepAlive := &http.Client{Timeout: 5 * time.Second}
+	for range 4 {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for {
+				select {
+				case <-stop:
+					return
+				default:
+				}
+				req, _ := http.NewRequest("GET", base+"/", nil)
+				req.Host = "steady.test"
+				resp, err := keepAlive.Do(req)
+				mu.Lock()
+				total++
+				if err != nil {
+					failed = append(failed, err.Error())
+				} else {
+					b, _ := io.ReadAll(resp.Body)
+					resp.Body.Close()
+					if resp.StatusCode != 200 || string(b) != addrs[0] {
+						failed = append(failed, fmt.Sprintf("%d %q", resp.StatusCode, b))
+					}
+				}
+				mu.Unlock()
+			}
+		}()
+	}
+	for i := range 20 {
+		apply(t, cp, routeYAML, fmt.Sprintf("r%d", i), "swap", fmt.Sprintf("Host(`r%d.test`)", i), "whoami")
+		eventually(t, base, fmt.Sprintf("r%d.test", i), 200, addrs[0])
+	}
+	close(stop)
+	wg.Wait()
+	if len(failed) > 0 || total < 100 {
+		t.Fatalf("%d of %d requests failed during 20 rebuilds: %v", len(failed), total, failed[:min(len(failed), 5)])
+	}
+	t.Logf("%d requests during 20 rebuilds, none failed", total)
+}
+
+// Secrets routing can never use are not cached, and cached ones are
+// trimmed (no annotations, such as kubectl's last-applied copy).
+func TestClusterSecretsTrimmed(t *testing.T) {
+	cp := cluster(t)
+	apply(t, cp, "apiVersion: v1\nkind: Namespace\nmetadata: {name: sec}\n")
+	big := strings.Repeat("x", 64<<10)
+	apply(t, cp, `
+apiVersion: v1
+kind: Secret
+metadata: {name: sh.helm.release.v1.app.v1, namespace: sec}
+type: helm.sh/release.v1
+data: {release: %[1]s}
+---
+apiVersion: v1
+kind: Secret
+metadata: {name: cert, namespace: sec, annotations: {big: %[1]s}}
+type: kubernetes.io/tls
+data: {tls.crt: Y3J0, tls.key: a2V5}
+`, big)
+	_, _, k := proxyKube(t, cp, KubeOptions{Namespaces: []string{"sec"}})
+	k.mu.Lock()
+	defer k.mu.Unlock()
+	secrets := k.st.byKind["Secret"]
+	if len(secrets) != 1 {
+		t.Fatalf("cached secrets: %d, want only the TLS one", len(secrets))
+	}
+	for _, o := range secrets {
+		s := o.(*corev1.Secret)
+		if s.Name != "cert" || len(s.Annotations) != 0 || string(s.Data["tls.crt"]) != "crt" {
+			t.Fatalf("cached secret: %s annotations=%d data=%q", s.Name, len(s.Annotations), s.Data)
+		}
+	}
+}
+
+// Every Traefik object of Traefik's own provider fixtures is accepted by
+// a real API server with deploy/'s CRDs (a create validates against the
+// structural schema). Create, not server-side apply: apply sends an empty
+// object such as `tls: {}` as null, which the schema rightly refuses.
+func TestClusterFixturesValidate(t *testing.T) {
+	cp := cluster(t)
+	files, _ := filepath.Glob("../testdata/traefik-crd-fixtures/*.yml")
+	namespaces := map[string]bool{}
+	var docs []string
+	for _, f := range files {
+		data, err := os.ReadFile(f)
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, doc := range strings.Split(string(data), "\n---") {
+			var head struct {
+				APIVersion string `json:"apiVersion"`
+				Kind       string `json:"kind"`
+				Metadata   struct {
+					Namespace string `json:"namespace"`
+				} `json:"metadata"`
+			}
+			if err := yaml.Unmarshal([]byte(doc), &head); err != nil || head.APIVersion != "traefik.io/v1alpha1" {
+				continue
+			}
+			if _, ok := traefikKinds[strings.ToLower(head.Kind)+"s"]; !ok && head.Kind != "Middleware" {
+				continue
+			}
+			namespaces[head.Metadata.Namespace] = true
+			docs = append(docs, doc)
+		}
+	}
+	for ns := range namespaces {
+		if ns != "" && ns != "default" {
+			apply(t, cp, "apiVersion: v1\nkind: Namespace\nmetadata: {name: %s}\n", ns)
+		}
+	}
+	ctx := context.Background()
+	dyn := dynamic.NewForConfigOrDie(cp.Config)
+	for _, doc := range docs {
+		u := &unstructured.Unstructured{}
+		if err := yaml.Unmarshal([]byte(doc), &u.Object); err != nil {
+			t.Fatal(err)
+		}
+		if u.GetNamespace() == "" {
+			u.SetNamespace("default")
+		}
+		gvr := schema.GroupVersionResource{Group: crd.GroupName, Version: "v1alpha1", Resource: strings.ToLower(u.GetKind()) + "s"}
+		res := dyn.Resource(gvr).Namespace(u.GetNamespace())
+		_ = res.Delete(ctx, u.GetName(), metav1.DeleteOptions{}) // fixtures reuse names
+		if _, err := res.Create(ctx, u, metav1.CreateOptions{}); err != nil {
+			t.Errorf("%v\n%s", err, doc)
+		}
+	}
+	if len(docs) < 150 {
+		t.Fatalf("only %d Traefik objects found", len(docs))
+	}
+	t.Logf("%d Traefik objects accepted", len(docs))
 }
