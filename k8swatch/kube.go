@@ -66,6 +66,12 @@ const (
 // account tokens (traefik#7384).
 const secretFieldSelector = "type!=helm.sh/release.v1,type!=kubernetes.io/service-account-token"
 
+// secretKeys are the Secret keys Traefik's CRDs can refer to: certificates
+// and keys (TLS, ServersTransport), CA bundles (clientAuth, rootCAs) and
+// the user lists of the auth middlewares. The rest of a Secret is dropped
+// before caching.
+var secretKeys = map[string]bool{"tls.crt": true, "tls.key": true, "tls.ca": true, "ca.crt": true, "users": true}
+
 // traefikGroups are watched in this order; traefik.containo.us is the
 // group Traefik v2 used (v3 dropped it; we still read it, with a warning).
 var traefikGroups = []string{crd.GroupName, "traefik.containo.us"}
@@ -421,10 +427,19 @@ func slim(obj any) (any, error) {
 			Status:     corev1.NodeStatus{Addresses: o.Status.Addresses},
 		}, nil
 	case *corev1.Secret:
+		var data map[string][]byte
+		for k, v := range o.Data {
+			if secretKeys[k] {
+				if data == nil {
+					data = map[string][]byte{}
+				}
+				data[k] = v
+			}
+		}
 		return &corev1.Secret{
 			ObjectMeta: metav1.ObjectMeta{Name: o.Name, Namespace: o.Namespace, UID: o.UID, ResourceVersion: o.ResourceVersion},
 			Type:       o.Type,
-			Data:       o.Data,
+			Data:       data,
 		}, nil
 	case metav1.Object:
 		o.SetManagedFields(nil)

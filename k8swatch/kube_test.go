@@ -408,7 +408,8 @@ func TestClusterNoFailedRequestsDuringRebuilds(t *testing.T) {
 }
 
 // Secrets routing can never use are not cached, and cached ones are
-// trimmed (no annotations, such as kubectl's last-applied copy).
+// trimmed to the keys Traefik's kinds can name (no annotations, such as
+// kubectl's last-applied copy, no other data).
 func TestClusterSecretsTrimmed(t *testing.T) {
 	cp := cluster(t)
 	apply(t, cp, "apiVersion: v1\nkind: Namespace\nmetadata: {name: sec}\n")
@@ -424,7 +425,7 @@ apiVersion: v1
 kind: Secret
 metadata: {name: cert, namespace: sec, annotations: {big: %[1]s}}
 type: kubernetes.io/tls
-data: {tls.crt: Y3J0, tls.key: a2V5}
+data: {tls.crt: Y3J0, tls.key: a2V5, other: %[1]s}
 `, big)
 	_, _, k := proxyKube(t, cp, KubeOptions{Namespaces: []string{"sec"}})
 	k.mu.Lock()
@@ -435,7 +436,7 @@ data: {tls.crt: Y3J0, tls.key: a2V5}
 	}
 	for _, o := range secrets {
 		s := o.(*corev1.Secret)
-		if s.Name != "cert" || len(s.Annotations) != 0 || string(s.Data["tls.crt"]) != "crt" {
+		if s.Name != "cert" || len(s.Annotations) != 0 || string(s.Data["tls.crt"]) != "crt" || len(s.Data) != 2 {
 			t.Fatalf("cached secret: %s annotations=%d data=%q", s.Name, len(s.Annotations), s.Data)
 		}
 	}
