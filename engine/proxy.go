@@ -57,13 +57,18 @@ func prepareForward(ctx *fasthttp.RequestCtx, st *reqState, ep *listener) {
 	}
 	if absent("X-Forwarded-Proto") {
 		proto := "http"
-		if isWebSocket(h) {
+		switch ws := isWebSocket(h); {
+		case ctx.IsTLS() && ws:
+			proto = "wss"
+		case ctx.IsTLS():
+			proto = "https"
+		case ws:
 			proto = "ws"
 		}
 		h.Set("X-Forwarded-Proto", proto)
 	}
 	if absent("X-Forwarded-Port") {
-		st.tmp = appendPort(st.tmp[:0], h.Host())
+		st.tmp = appendPort(st.tmp[:0], h.Host(), ctx.IsTLS())
 		h.SetBytesV("X-Forwarded-Port", st.tmp)
 	}
 	if absent("X-Forwarded-Host") {
@@ -90,9 +95,12 @@ func hasManaged(h *fasthttp.RequestHeader) bool {
 
 // appendPort is Traefik's X-Forwarded-Port: the port of the Host header,
 // else 80 (443 arrives with TLS).
-func appendPort(dst, host []byte) []byte {
+func appendPort(dst, host []byte, secure bool) []byte {
 	if i := bytes.LastIndexByte(host, ':'); i >= 0 && bytes.LastIndexByte(host, ']') < i {
 		return append(dst, host[i+1:]...)
+	}
+	if secure {
+		return append(dst, "443"...)
 	}
 	return append(dst, "80"...)
 }

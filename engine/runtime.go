@@ -21,9 +21,12 @@ import (
 // table and its routers, and the services they lead to. It is safe for
 // concurrent use; a new configuration builds a new Runtime.
 type Runtime struct {
-	entry    map[string]*entryRuntime
-	byIndex  []*entryRuntime // entry by EntryPoint.Index, for the request path
-	snapshot *spec.Snapshot
+	entry   map[string]*entryRuntime // plain-HTTP routers by entry point
+	secure  map[string]*entryRuntime // TLS routers by entry point
+	byIndex []*entryRuntime          // entry by EntryPoint.Index, for the request path
+	// byIndexTLS is secure by EntryPoint.Index.
+	byIndexTLS []*entryRuntime
+	snapshot   *spec.Snapshot
 	// Compiled is false when the rules were unchanged from the previous
 	// runtime and its compiled tables were reused (an endpoint-only change).
 	Compiled bool
@@ -38,11 +41,84 @@ type entryRuntime struct {
 	table    *compile.Table
 	routers  []*routerRuntime // by index in the table's input
 	problems []spec.Problem   // the table's compile problems, kept for reuse
+	// hostOptions maps the hosts of the TLS routers' Host() rules to
+	// their TLS options (Traefik's tlsOptionsForHost): chosen by SNI at
+	// the handshake, and compared with the Host header's (421).
+	hostOptions    map[string]string
+	optionProblems []spec.Problem
 }
 
 type routerRuntime struct {
 	r       *spec.Router
 	service service
+	options string // TLS options name, for TLS routers
+}
+
+// entryFor returns the plain or TLS runtime of an entry point; rt may be
+// nil.
+func (rt *Runtime) entryFor(name string, secure bool) *entryRuntime {
+	if rt == nil {
+		return nil
+	}
+	if secure {
+		return rt.secure[name]
+	}
+	return rt.entry[name]
+}
+
+// routerOptions resolves the TLS options of a TLS router: its own, else
+// its entry point's, else the default; they must exist.
+func routerOptions(r *spec.Router, ep *EntryPoint, t *spec.TLS) (string, error) {
+	name := spec.DefaultTLSOptions
+	switch {
+	case r.TLS != nil && r.TLS.Options != "":
+		name = r.TLS.Options
+	case ep.TLS != nil && ep.TLS.Options != "":
+		name = ep.TLS.Options
+	}
+	if name == spec.DefaultTLSOptions {
+		return name, nil
+	}
+	if t == nil || t.Options[name] == nil {
+		return "", fmt.Errorf("TLS options %q do not exist", name)
+	}
+	return name, nil
+}
+
+// hostOptions builds Traefik's host → TLS options map for the TLS routers
+// of one entry point. A host that routers with different options name
+// gets the default options, and each of those routers a warning; a
+// router with no Host() keeps the default options for unnamed hosts (with
+// a warning when it asked for others).
+func hostOptions(entryPoint string, routers []*routerRuntime) (map[string]string, []spec.Problem) {
+	m := map[string]string{}
+	conflict := map[string]bool{}
+	var problems []spec.Problem
+	for _, r := range routers {
+		domains := compile.Domains(r.r.Rule)
+		if len(domains) == 0 && r.options != spec.DefaultTLSOptions {
+			problems = append(problems, spec.Problem{Ref: r.r.Ref, Warning: true, Err: fmt.Errorf(
+				"router %s: its rule names no Host(), so handshakes on entry point %s cannot select its TLS options %s; the default options apply", r.r.Name, entryPoint, r.options)})
+		}
+		for _, d := range domains {
+			if have, ok := m[d]; ok && have != r.options {
+				conflict[d] = true
+			}
+			if _, ok := m[d]; !ok {
+				m[d] = r.options
+			}
+		}
+	}
+	for d := range conflict {
+		m[d] = spec.DefaultTLSOptions
+		for _, r := range routers {
+			if slices.Contains(compile.Domains(r.r.Rule), d) {
+				problems = append(problems, spec.Problem{Ref: r.r.Ref, Warning: true, Err: fmt.Errorf(
+					"router %s: host %s has routers with different TLS options on entry point %s; the default options apply to it", r.r.Name, d, entryPoint)})
+			}
+		}
+	}
+	return m, problems
 }
 
 // service handles a routed request.
@@ -138,7 +214,7 @@ func Build(static *Static, snap *spec.Snapshot) (*Runtime, []spec.Problem) {
 // changed), its compiled tables are reused: an EndpointSlice change never
 // recompiles the rules.
 func build(static *Static, snap *spec.Snapshot, ups *upstreams, reg *lb.Registry, prev *Runtime) (*Runtime, []spec.Problem) {
-	rt := &Runtime{entry: map[string]*entryRuntime{}, snapshot: snap, Compiled: true, stateKeys: map[string]bool{}, lbs: map[string][]*lbService{}}
+	rt := &Runtime{entry: map[string]*entryRuntime{}, secure: map[string]*entryRuntime{}, snapshot: snap, Compiled: true, stateKeys: map[string]bool{}, lbs: map[string][]*lbService{}}
 	reuse := prev != nil && len(prev.entry) > 0 && sameRouting(prev.snapshot, snap)
 	var problems []spec.Problem
 	services := map[string]service{}
@@ -183,48 +259,67 @@ func build(static *Static, snap *spec.Snapshot, ups *upstreams, reg *lb.Registry
 	}
 
 	defaults := defaultEntryPoints(static)
-	for name := range static.EntryPoints {
-		var routes []compile.Route
-		var routers []*routerRuntime
-		for i := range snap.Routers {
-			r := &snap.Routers[i]
-			eps := r.EntryPoints
-			if len(eps) == 0 {
-				eps = defaults
+	for name, ep := range static.EntryPoints {
+		for _, secure := range []bool{false, true} {
+			var routes []compile.Route
+			var routers []*routerRuntime
+			for i := range snap.Routers {
+				r := &snap.Routers[i]
+				eps := r.EntryPoints
+				if len(eps) == 0 {
+					eps = defaults
+				}
+				if !slices.Contains(eps, name) || (r.TLS != nil || ep.TLS != nil) != secure {
+					continue
+				}
+				var options string
+				if secure {
+					var err error
+					if options, err = routerOptions(r, ep, snap.TLS); err != nil {
+						problems = append(problems, spec.Problem{Ref: r.Ref, Err: fmt.Errorf("router %s: %w", r.Name, err)})
+						continue
+					}
+				}
+				sv, err := buildService(r.Service, 0)
+				if err != nil {
+					problems = append(problems, spec.Problem{Ref: r.Ref, Err: fmt.Errorf("router %s: %w", r.Name, err)})
+					continue
+				}
+				routes = append(routes, compile.Route{Name: r.Name, Rule: r.Rule, Priority: r.Priority, Syntax: compile.ParseSyntax(r.Syntax)})
+				routers = append(routers, &routerRuntime{r: r, service: sv, options: options})
 			}
-			if !slices.Contains(eps, name) {
-				continue
-			}
-			sv, err := buildService(r.Service, 0)
-			if err != nil {
-				problems = append(problems, spec.Problem{Ref: r.Ref, Err: fmt.Errorf("router %s: %w", r.Name, err)})
-				continue
-			}
-			routes = append(routes, compile.Route{Name: r.Name, Rule: r.Rule, Priority: r.Priority, Syntax: compile.ParseSyntax(r.Syntax)})
-			routers = append(routers, &routerRuntime{r: r, service: sv})
-		}
-		if reuse {
-			if old := prev.entry[name]; old != nil && len(old.routers) == len(routers) {
-				rt.entry[name] = &entryRuntime{table: old.table, routers: routers, problems: old.problems}
+			var er *entryRuntime
+			if old := prev.entryFor(name, secure); reuse && old != nil && len(old.routers) == len(routers) {
+				er = &entryRuntime{table: old.table, routers: routers, problems: old.problems}
 				problems = append(problems, old.problems...)
 				rt.Compiled = false
-				continue
+			} else {
+				table, probs := compile.Compile(routes)
+				var tableProblems []spec.Problem
+				for _, p := range probs {
+					// As in Traefik, the router exists but its rule is in
+					// error, so it is left out of the muxer and its requests
+					// fall through.
+					r := routers[p.Index].r
+					tableProblems = append(tableProblems, spec.Problem{Ref: r.Ref, Err: fmt.Errorf("router %s: invalid rule %q: %w", p.Name, r.Rule, p.Err)})
+				}
+				problems = append(problems, tableProblems...)
+				er = &entryRuntime{table: table, routers: routers, problems: tableProblems}
+			}
+			if secure {
+				er.hostOptions, er.optionProblems = hostOptions(name, routers)
+				problems = append(problems, er.optionProblems...)
+				rt.secure[name] = er
+			} else {
+				rt.entry[name] = er
 			}
 		}
-		table, probs := compile.Compile(routes)
-		var tableProblems []spec.Problem
-		for _, p := range probs {
-			// As in Traefik, the router exists but its rule is in error, so
-			// it is left out of the muxer and its requests fall through.
-			r := routers[p.Index].r
-			tableProblems = append(tableProblems, spec.Problem{Ref: r.Ref, Err: fmt.Errorf("router %s: invalid rule %q: %w", p.Name, r.Rule, p.Err)})
-		}
-		problems = append(problems, tableProblems...)
-		rt.entry[name] = &entryRuntime{table: table, routers: routers, problems: tableProblems}
 	}
 	rt.byIndex = make([]*entryRuntime, len(static.EntryPoints))
+	rt.byIndexTLS = make([]*entryRuntime, len(static.EntryPoints))
 	for name, ep := range static.EntryPoints {
 		rt.byIndex[ep.Index] = rt.entry[name]
+		rt.byIndexTLS[ep.Index] = rt.secure[name]
 	}
 	return rt, dedupe(problems)
 }

@@ -4,13 +4,16 @@ package engine
 
 import (
 	"bytes"
+	"crypto/tls"
 	"net"
 	"net/netip"
+	"strings"
 	"sync"
 
 	"github.com/valyala/fasthttp"
 
 	"github.com/edgeroute/edgeroute/compile"
+	"github.com/edgeroute/edgeroute/compile/spec"
 	"github.com/edgeroute/edgeroute/lb"
 )
 
@@ -33,6 +36,7 @@ var statePool = sync.Pool{New: func() any { return new(reqState) }}
 var (
 	body404 = []byte("404 page not found\n")
 	body503 = []byte("no available server\n")
+	body421 = []byte("Misdirected Request\n")
 )
 
 const textPlain = "text/plain; charset=utf-8"
@@ -76,11 +80,23 @@ func (s *Server) serve(ctx *fasthttp.RequestCtx, rt *Runtime, ep *listener, st *
 	// the result, as in Traefik.
 	prepareForward(ctx, st, ep)
 	var ert *entryRuntime
+	secure := ctx.IsTLS()
 	if i := ep.cfg.Index; i < len(rt.byIndex) {
-		ert = rt.byIndex[i]
+		if secure {
+			ert = rt.byIndexTLS[i]
+		} else {
+			ert = rt.byIndex[i]
+		}
 	}
 	if ert == nil {
 		notFound(ctx)
+		return
+	}
+	if secure && misdirected(ctx, ert, st.creq.Host) {
+		ctx.Response.Header.SetContentType(textPlain)
+		ctx.Response.Header.Set("X-Content-Type-Options", "nosniff")
+		ctx.SetStatusCode(fasthttp.StatusMisdirectedRequest)
+		ctx.SetBody(body421)
 		return
 	}
 	i := ert.table.Match(&st.creq)
@@ -100,6 +116,69 @@ func (s *Server) serve(ctx *fasthttp.RequestCtx, rt *Runtime, ep *listener, st *
 		st.hint.ClientIP = st.ip
 	}
 	r.service.serve(ctx, st)
+}
+
+// misdirected is Traefik's domain-fronting check (snicheck): on a TLS
+// connection whose server name differs from the request's host, the TLS
+// options the host's routers ask for must be those the handshake used.
+// Different names with the same options are allowed.
+func misdirected(ctx *fasthttp.RequestCtx, ert *entryRuntime, host []byte) bool {
+	c, ok := ctx.Conn().(interface{ ConnectionState() tls.ConnectionState })
+	if !ok {
+		return false
+	}
+	sni := c.ConnectionState().ServerName
+	if len(ert.hostOptions) == 0 || asciiEqualFold(host, sni) {
+		return false
+	}
+	return hostOptionsFor(ert.hostOptions, host) != sniOptionsFor(ert.hostOptions, sni)
+}
+
+// hostOptionsFor looks the (lower-case) request host up in the host →
+// options map, also with or without a trailing dot, as Traefik does.
+func hostOptionsFor(m map[string]string, host []byte) string {
+	if o, ok := m[string(host)]; ok {
+		return o
+	}
+	if n := len(host); n > 0 && host[n-1] == '.' {
+		if o, ok := m[string(host[:n-1])]; ok {
+			return o
+		}
+	} else if o, ok := m[string(host)+"."]; ok {
+		return o
+	}
+	return spec.DefaultTLSOptions
+}
+
+// sniOptionsFor looks the server name up, as sent, then lower-cased.
+func sniOptionsFor(m map[string]string, sni string) string {
+	if o, ok := m[sni]; ok {
+		return o
+	}
+	if o, ok := m[strings.ToLower(sni)]; ok {
+		return o
+	}
+	return spec.DefaultTLSOptions
+}
+
+// asciiEqualFold compares b and s ignoring ASCII case.
+func asciiEqualFold(b []byte, s string) bool {
+	if len(b) != len(s) {
+		return false
+	}
+	for i := range b {
+		x, y := b[i], s[i]
+		if 'A' <= x && x <= 'Z' {
+			x += 'a' - 'A'
+		}
+		if 'A' <= y && y <= 'Z' {
+			y += 'a' - 'A'
+		}
+		if x != y {
+			return false
+		}
+	}
+	return true
 }
 
 func notFound(ctx *fasthttp.RequestCtx) {

@@ -73,6 +73,16 @@ type EntryPoint struct {
 	ReadTimeout      time.Duration
 	WriteTimeout     time.Duration
 	IdleTimeout      time.Duration
+	// TLS is entryPoints.NAME.http.tls: every router on the entry point
+	// becomes a TLS router (with these options unless it names its own).
+	TLS *EntryPointTLS
+}
+
+// EntryPointTLS is entryPoints.NAME.http.tls.
+type EntryPointTLS struct {
+	// Options names the TLS options ("default", or a TLSOption as
+	// "namespace-name@kubernetescrd").
+	Options string
 }
 
 // ForwardedHeaders is entryPoints.NAME.forwardedHeaders.
@@ -253,6 +263,25 @@ func (s *Static) set(key, val string) error {
 			return nil
 		case "http.sanitizepath":
 			return boolean(&ep.SanitizePath)
+		case "http.tls":
+			var on bool
+			if err := boolean(&on); err != nil {
+				return err
+			}
+			if !on {
+				ep.TLS = nil
+			} else if ep.TLS == nil {
+				ep.TLS = &EntryPointTLS{}
+			}
+			return nil
+		case "http.tls.options":
+			if ep.TLS == nil {
+				ep.TLS = &EntryPointTLS{}
+			}
+			ep.TLS.Options = val
+			return nil
+		case "http.tls.certresolver":
+			return bad(errors.New("ACME certificate resolvers are not supported by edgeroute; certificates come from Secrets"))
 		case "transport.respondingtimeouts.readtimeout":
 			return duration(&ep.ReadTimeout)
 		case "transport.respondingtimeouts.writetimeout":

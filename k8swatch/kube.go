@@ -298,18 +298,18 @@ func (k *Kube) changed(kind string, old, obj any) {
 	}
 	k.mu.Lock()
 	defer k.mu.Unlock()
-	k.mark(kind, k.st.put(kind, obj))
+	k.mark(kind, obj, k.st.put(kind, obj))
 }
 
 func (k *Kube) deleted(kind string, obj any) {
 	k.mu.Lock()
 	defer k.mu.Unlock()
-	k.mark(kind, k.st.remove(kind, obj))
+	k.mark(kind, obj, k.st.remove(kind, obj))
 }
 
 // mark records what a change needs and wakes the loop; svcs are the
 // "ns/name" Services whose EndpointSlices moved.
-func (k *Kube) mark(kind string, svcs []string) {
+func (k *Kube) mark(kind string, obj any, svcs []string) {
 	switch kind {
 	case "EndpointSlice":
 		if len(svcs) == 0 {
@@ -319,9 +319,12 @@ func (k *Kube) mark(kind string, svcs []string) {
 			k.epDirty[svc] = true
 		}
 	case "Secret":
-		// Nothing routes on Secrets yet (TLS and auth middlewares will);
-		// they are kept, trimmed, for that.
-		return
+		// Only Secrets the configuration reads (or looked for and did not
+		// find) change it.
+		if k.deps != nil && !k.usesSecret(obj) {
+			return
+		}
+		k.full = true
 	case "Node":
 		if k.deps != nil && !k.deps.UsesNodes() {
 			return
@@ -337,6 +340,11 @@ func (k *Kube) mark(kind string, svcs []string) {
 	case k.wake <- struct{}{}:
 	default:
 	}
+}
+
+func (k *Kube) usesSecret(obj any) bool {
+	m, ok := obj.(metav1.Object)
+	return !ok || k.deps.UsesSecret(m.GetNamespace(), m.GetName())
 }
 
 // endpoints is the fast path: the endpoint tables of the Services whose

@@ -126,6 +126,19 @@ func (s *store) objects() *translate.Objects {
 		}
 	}
 	out.Nodes = s.nodes()
+	for _, o := range s.byKind["Secret"] {
+		out.Secrets = append(out.Secrets, o.(*corev1.Secret))
+	}
+	for _, o := range s.byKind["TLSOption"] {
+		if x, ok := o.(*crd.TLSOption); ok {
+			out.TLSOptions = append(out.TLSOptions, x)
+		}
+	}
+	for _, o := range s.byKind["TLSStore"] {
+		if x, ok := o.(*crd.TLSStore); ok {
+			out.TLSStores = append(out.TLSStores, x)
+		}
+	}
 	return out
 }
 

@@ -39,6 +39,21 @@ func loadObjects(paths ...string) (*translate.Objects, []spec.Problem) {
 	for i := range objs.Nodes {
 		out.Nodes = append(out.Nodes, &objs.Nodes[i].Node)
 	}
+	for i := range objs.Secrets {
+		o := &objs.Secrets[i]
+		out.Secrets = append(out.Secrets, &o.Secret)
+		note("Secret", o.Namespace, o.Name, o.Source)
+	}
+	for i := range objs.TLSOptions {
+		o := &objs.TLSOptions[i]
+		out.TLSOptions = append(out.TLSOptions, &o.TLSOption)
+		note("TLSOption", o.Namespace, o.Name, o.Source)
+	}
+	for i := range objs.TLSStores {
+		o := &objs.TLSStores[i]
+		out.TLSStores = append(out.TLSStores, &o.TLSStore)
+		note("TLSStore", o.Namespace, o.Name, o.Source)
+	}
 	out.Where = func(kind, ns, name string) (string, int) {
 		s := where[[3]string{kind, ns, name}]
 		return s.File, s.Line

@@ -20,7 +20,54 @@ type Snapshot struct {
 	// load balancer refers to, by EndpointsKey. It changes far more often
 	// than the rest; the engine swaps it in without recompiling routes.
 	Endpoints map[string][]Server
-	Problems  []Problem
+	// TLS holds certificates and TLS options; nil when none are defined.
+	TLS      *TLS
+	Problems []Problem
+}
+
+// DefaultTLSOptions names the options used by TLS routers that select
+// none, and for server names no router's Host() names.
+const DefaultTLSOptions = "default"
+
+// TLS is the TLS configuration of a snapshot (Traefik's default store and
+// TLS options).
+type TLS struct {
+	// Certificates are chosen by SNI against their SANs.
+	Certificates []Certificate
+	// Default is served when no certificate matches; nil means a
+	// self-signed one generated at start.
+	Default *Certificate
+	// Options are the TLS options by name; DefaultTLSOptions, when
+	// absent, has Traefik's built-in defaults.
+	Options map[string]*TLSOptions
+}
+
+// Certificate is a PEM certificate chain and its key.
+type Certificate struct {
+	Ref     Ref // the Secret it came from
+	CertPEM []byte
+	KeyPEM  []byte
+}
+
+// TLSOptions are TLS server parameters (a TLSOption), already validated:
+// versions, suites and curves hold crypto/tls identifiers.
+type TLSOptions struct {
+	Ref                   Ref
+	MinVersion            uint16 // 0: TLS 1.2
+	MaxVersion            uint16 // 0: the highest supported
+	CipherSuites          []uint16
+	CurvePreferences      []uint16
+	ClientAuthType        string   // one of Traefik's five names; "" is NoClientCert
+	ClientCAs             [][]byte // PEM bundles
+	SniStrict             bool
+	ALPNProtocols         []string
+	DisableSessionTickets bool
+}
+
+// RouterTLS makes a router answer on TLS connections only.
+type RouterTLS struct {
+	// Options names the router's TLS options in Snapshot.TLS.Options.
+	Options string
 }
 
 // Router is one HTTP router, as Traefik names and builds it.
@@ -33,6 +80,10 @@ type Router struct {
 	Syntax      string // "v2" or "" (v3)
 	Service     string // name in Snapshot.Services
 	Middlewares []string
+	// TLS, when set, makes the router serve TLS connections only; a router
+	// without it serves plain connections only (unless its entry point
+	// has http.tls).
+	TLS *RouterTLS
 }
 
 // Service is a servers load balancer or a weighted set of other services.

@@ -14,6 +14,8 @@ type Deps struct {
 	used   map[string]bool    // every Service a route resolved, successfully or not
 	failed map[string]bool    // Services some route failed to resolve
 	nodes  bool               // some table lists node addresses (nodePortLB)
+	// secrets are the Secrets translation read ("ns/name"), found or not.
+	secrets map[string]bool
 }
 
 type table struct {
@@ -22,7 +24,7 @@ type table struct {
 }
 
 func newDeps() *Deps {
-	return &Deps{tables: map[string][]table{}, used: map[string]bool{}, failed: map[string]bool{}}
+	return &Deps{tables: map[string][]table{}, used: map[string]bool{}, failed: map[string]bool{}, secrets: map[string]bool{}}
 }
 
 func (d *Deps) add(lb crd.LoadBalancerSpec, endpointsKey string) {
@@ -39,6 +41,10 @@ func (d *Deps) add(lb crd.LoadBalancerSpec, endpointsKey string) {
 // Changes to objects it did not read (a Service no route names, its
 // EndpointSlices) cannot change the configuration.
 func (d *Deps) Uses(namespace, name string) bool { return d.used[key(namespace, name)] }
+
+// UsesSecret reports whether the translation read (or looked for) Secret
+// namespace/name.
+func (d *Deps) UsesSecret(namespace, name string) bool { return d.secrets[key(namespace, name)] }
 
 // UsesNodes reports whether some endpoint table lists node addresses.
 func (d *Deps) UsesNodes() bool { return d.nodes }

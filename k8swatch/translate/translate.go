@@ -48,6 +48,9 @@ type Objects struct {
 	Services        []*corev1.Service
 	EndpointSlices  []*discoveryv1.EndpointSlice
 	Nodes           []*corev1.Node
+	Secrets         []*corev1.Secret
+	TLSOptions      []*crd.TLSOption
+	TLSStores       []*crd.TLSStore
 	// Where locates an object for problem reports (its file and line for
 	// manifests); it may be nil.
 	Where func(kind, namespace, name string) (file string, line int)
@@ -70,6 +73,7 @@ func Translate(objs *Objects, opts Options) (*spec.Snapshot, *Deps) {
 		Endpoints: map[string][]spec.Server{},
 	}}
 	t.index()
+	t.tlsObjects()
 	irs := slices.Clone(objs.IngressRoutes)
 	sort.Slice(irs, func(i, j int) bool {
 		a, b := irs[i], irs[j]
@@ -79,18 +83,24 @@ func Translate(objs *Objects, opts Options) (*spec.Snapshot, *Deps) {
 		t.ingressRoute(ir)
 	}
 	sort.SliceStable(t.snap.Routers, func(i, j int) bool { return t.snap.Routers[i].Name < t.snap.Routers[j].Name })
+	t.finishTLS()
 	return t.snap, t.deps
 }
 
 type translator struct {
-	objs   *Objects
-	opts   Options
-	snap   *spec.Snapshot
-	deps   *Deps
-	svcs   map[string]*corev1.Service              // ns/name
-	slices map[string][]*discoveryv1.EndpointSlice // ns/service-name
-	tsvcs  map[string]*crd.TraefikService          // ns/name
-	mws    map[string]*crd.Middleware              // ns/name
+	objs    *Objects
+	opts    Options
+	snap    *spec.Snapshot
+	deps    *Deps
+	svcs    map[string]*corev1.Service              // ns/name
+	slices  map[string][]*discoveryv1.EndpointSlice // ns/service-name
+	tsvcs   map[string]*crd.TraefikService          // ns/name
+	mws     map[string]*crd.Middleware              // ns/name
+	secrets map[string]*corev1.Secret               // ns/name
+	// tlsOptions are the TLS options names routers may select;
+	// badOptions those that failed validation.
+	tlsOptions map[string]bool
+	badOptions map[string]error
 	// routerAt is the index of each router in snap.Routers, by name.
 	routerAt map[string]int
 }
@@ -102,6 +112,11 @@ func (t *translator) index() {
 	t.slices = map[string][]*discoveryv1.EndpointSlice{}
 	t.tsvcs = map[string]*crd.TraefikService{}
 	t.mws = map[string]*crd.Middleware{}
+	t.secrets = map[string]*corev1.Secret{}
+	t.badOptions = map[string]error{}
+	for _, s := range t.objs.Secrets {
+		t.secrets[key(s.Namespace, s.Name)] = s
+	}
 	t.routerAt = map[string]int{}
 	for _, s := range t.objs.Services {
 		t.svcs[key(s.Namespace, s.Name)] = s
@@ -134,6 +149,11 @@ func (t *translator) ref(kind, ns, name string, route int) spec.Ref {
 
 func (t *translator) problem(ref spec.Ref, format string, args ...any) {
 	t.snap.Problems = append(t.snap.Problems, spec.Problem{Ref: ref, Err: fmt.Errorf(format, args...)})
+}
+
+// warn reports something configured that has no effect.
+func (t *translator) warn(ref spec.Ref, format string, args ...any) {
+	t.snap.Problems = append(t.snap.Problems, spec.Problem{Ref: ref, Err: fmt.Errorf(format, args...), Warning: true})
 }
 
 // Normalize is Traefik's provider.Normalize: runs of characters that are not
@@ -183,11 +203,13 @@ func (t *translator) ingressRoute(ir *crd.IngressRoute) {
 			t.problem(ref, "middlewares are not supported yet; the route is skipped, as Traefik skips a route whose middleware does not exist")
 			continue
 		}
+		var rtls *spec.RouterTLS
 		if ir.Spec.TLS != nil {
-			// A router with tls serves on TLS entry points only; there are
-			// none yet, so it could never serve: say so.
-			t.problem(ref, "TLS routers are not served yet (edgeroute has no TLS entry points); the route is skipped")
-			continue
+			var err error
+			if rtls, err = t.routerTLS(ir); err != nil {
+				t.problem(ref, "%v", err)
+				continue
+			}
 		}
 		if len(ir.Spec.ParentRefs) > 0 {
 			t.problem(ref, "parentRefs (child routers) are not supported yet")
@@ -201,6 +223,7 @@ func (t *translator) ingressRoute(ir *crd.IngressRoute) {
 			Rule:        route.Match,
 			Priority:    int64(route.Priority),
 			Syntax:      route.Syntax,
+			TLS:         rtls,
 		}
 		svc, err := t.routeService(ir.Namespace, key, route.Services)
 		if err != nil {

@@ -48,6 +48,15 @@ func load(t *testing.T, files ...string) *Objects {
 	for i := range objs.Nodes {
 		out.Nodes = append(out.Nodes, &objs.Nodes[i].Node)
 	}
+	for i := range objs.Secrets {
+		out.Secrets = append(out.Secrets, &objs.Secrets[i].Secret)
+	}
+	for i := range objs.TLSOptions {
+		out.TLSOptions = append(out.TLSOptions, &objs.TLSOptions[i].TLSOption)
+	}
+	for i := range objs.TLSStores {
+		out.TLSStores = append(out.TLSStores, &objs.TLSStores[i].TLSStore)
+	}
 	return out
 }
 
