@@ -278,6 +278,15 @@ func forward(ctx *fasthttp.RequestCtx, st *reqState, u *upstream, passHost bool)
 		return nil
 	}
 	setForwardURI(req, st)
+	if ctx.IsTLS() != u.hc.IsTLS {
+		// A request read over TLS parses as https://; the upstream's
+		// scheme is what the client must see.
+		if u.hc.IsTLS {
+			req.URI().SetScheme("https")
+		} else {
+			req.URI().SetScheme("http")
+		}
+	}
 	if !passHost {
 		h.SetHost(u.hostPort)
 	}

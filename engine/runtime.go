@@ -15,6 +15,7 @@ import (
 	"github.com/edgeroute/edgeroute/compile"
 	"github.com/edgeroute/edgeroute/compile/spec"
 	"github.com/edgeroute/edgeroute/lb"
+	"github.com/edgeroute/edgeroute/tlsmux"
 )
 
 // Runtime is one immutable build of a snapshot: per entry point a compiled
@@ -154,6 +155,19 @@ func (s *Server) Apply(snap *spec.Snapshot) []spec.Problem {
 	s.applyMu.Lock()
 	defer s.applyMu.Unlock()
 	rt, problems := build(s.static, snap, s.ups, s.reg, s.rt.Load())
+	cfgs, tlsProblems := tlsConfigs(snap.TLS, rt)
+	problems = append(problems, tlsProblems...)
+	// Certificates and options first: a connection routed by the new
+	// tables finds its host's options in place.
+	for name, st := range s.stores {
+		cfg := cfgs[name]
+		if cfg == nil {
+			cfg = &tlsmux.Config{}
+		}
+		if err := st.Swap(cfg); err != nil {
+			problems = append(problems, spec.Problem{Ref: spec.Ref{Kind: "EntryPoint", Name: name}, Warning: true, Err: fmt.Errorf("TLS on entry point %s: %w", name, err)})
+		}
+	}
 	s.rt.Store(rt)
 	s.ups.sweep(rt)
 	s.health.sync(snap, s.reg)

@@ -7,6 +7,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"github.com/edgeroute/edgeroute/tlsmux"
 	"log/slog"
 	"net"
 	"net/netip"
@@ -44,6 +45,11 @@ type Server struct {
 	// draining is set when shutdown begins (ping then answers 503).
 	draining atomic.Bool
 
+	// stores hold each entry point's certificates and TLS options,
+	// swapped on Apply and read at every handshake.
+	stores   map[string]*tlsmux.Store
+	storeErr error
+
 	mu        sync.Mutex
 	listeners []*listener
 }
@@ -53,14 +59,25 @@ type listener struct {
 	name    string
 	cfg     *EntryPoint
 	trusted []netip.Prefix
-	ln      net.Listener
+	ln      net.Listener // the socket
+	plain   net.Listener // its plain-HTTP connections
+	secure  net.Listener // its TLS connections (handshake done by fasthttp's first read)
 	srv     *fasthttp.Server
 }
 
 // NewServer prepares a server; it listens only when Listen is called, after
 // the first configuration has been applied.
 func NewServer(static *Static, log *slog.Logger) *Server {
-	s := &Server{static: static, log: log.With("component", "engine"), ups: newUpstreams(), reg: lb.NewRegistry()}
+	s := &Server{static: static, log: log.With("component", "engine"), ups: newUpstreams(), reg: lb.NewRegistry(),
+		stores: map[string]*tlsmux.Store{}}
+	for name := range static.EntryPoints {
+		st, err := tlsmux.NewStore()
+		if err != nil {
+			s.storeErr = fmt.Errorf("entry point %s: %w", name, err)
+			break
+		}
+		s.stores[name] = st
+	}
 	ctx, cancel := context.WithCancel(context.Background())
 	s.health, s.stop = newHealthChecks(ctx, s.log), cancel
 	s.rt.Store(emptyRuntime())
@@ -72,6 +89,9 @@ func NewServer(static *Static, log *slog.Logger) *Server {
 func (s *Server) Listen() error {
 	s.mu.Lock()
 	defer s.mu.Unlock()
+	if s.storeErr != nil {
+		return s.storeErr
+	}
 	for name, ep := range s.static.EntryPoints {
 		l := &listener{name: name, cfg: ep, ping: s.static.Ping && name == "traefik"}
 		for _, t := range ep.ForwardedHeaders.TrustedIPs {
@@ -87,6 +107,10 @@ func (s *Server) Listen() error {
 			return fmt.Errorf("entry point %s: %w", name, err)
 		}
 		l.ln = ln
+		// One port serves TLS and plain HTTP, as in Traefik: the first
+		// byte of each connection decides.
+		rawTLS, plain := tlsmux.Split(ln, tlsmux.DefaultPeekTimeout)
+		l.plain, l.secure = plain, tlsmux.NewTLSListener(rawTLS, s.stores[name])
 		l.srv = &fasthttp.Server{
 			Handler:                       s.handler(l),
 			NoDefaultServerHeader:         true,
@@ -131,9 +155,10 @@ func (s *Server) Serve(ctx context.Context) error {
 	s.mu.Lock()
 	ls := append([]*listener(nil), s.listeners...)
 	s.mu.Unlock()
-	errc := make(chan error, len(ls))
+	errc := make(chan error, 2*len(ls))
 	for _, l := range ls {
-		go func() { errc <- l.srv.Serve(l.ln) }()
+		go func() { errc <- l.srv.Serve(l.plain) }()
+		go func() { errc <- l.srv.Serve(l.secure) }()
 	}
 	select {
 	case err := <-errc:
