@@ -2,9 +2,18 @@ package k8swatch
 
 import (
 	"context"
+	"crypto/ecdsa"
+	"crypto/elliptic"
+	"crypto/rand"
+	"crypto/tls"
+	"crypto/x509"
+	"crypto/x509/pkix"
+	"encoding/base64"
+	"encoding/pem"
 	"fmt"
 	"io"
 	"log/slog"
+	"math/big"
 	"net"
 	"net/http"
 	"os"
@@ -500,4 +509,68 @@ func TestClusterFixturesValidate(t *testing.T) {
 		t.Fatalf("only %d Traefik objects found", len(docs))
 	}
 	t.Logf("%d Traefik objects accepted", len(docs))
+}
+
+// A certificate Secret updated in the cluster is served at the next
+// handshake; unrelated Secrets cause no rebuild.
+func TestClusterCertificateSecret(t *testing.T) {
+	cp := cluster(t)
+	_, addrs := hosts(t, 1)
+	apply(t, cp, "apiVersion: v1\nkind: Namespace\nmetadata: {name: tls}\n")
+	apply(t, cp, serviceYAML+"---"+sliceYAML, "whoami", "tls", endpointsYAML(addrs[0]))
+	secret := func(serial int64) {
+		crt, key := selfSignedPEM(t, "secure.test", serial)
+		apply(t, cp, "apiVersion: v1\nkind: Secret\nmetadata: {name: cert, namespace: tls}\ntype: kubernetes.io/tls\ndata: {tls.crt: %s, tls.key: %s}\n",
+			base64.StdEncoding.EncodeToString(crt), base64.StdEncoding.EncodeToString(key))
+	}
+	secret(1)
+	apply(t, cp, `
+apiVersion: traefik.io/v1alpha1
+kind: IngressRoute
+metadata: {name: secure, namespace: tls}
+spec:
+  routes:
+    - match: Host(`+"`secure.test`"+`)
+      services: [{name: whoami, port: 80}]
+  tls: {secretName: cert}
+`)
+	srv, _ := proxy(t, cp, KubeOptions{Namespaces: []string{"tls"}})
+	addr := srv.Addr("web")
+	serial := func() int64 {
+		c, err := tls.Dial("tcp", addr, &tls.Config{ServerName: "secure.test", InsecureSkipVerify: true})
+		if err != nil {
+			return -1
+		}
+		defer c.Close()
+		return c.ConnectionState().PeerCertificates[0].SerialNumber.Int64()
+	}
+	if got := serial(); got != 1 {
+		t.Fatalf("first certificate serial %d", got)
+	}
+	rt := srv.Runtime()
+	apply(t, cp, "apiVersion: v1\nkind: Secret\nmetadata: {name: unrelated, namespace: tls}\ndata: {x: eA==}\n")
+	secret(2)
+	deadline := time.Now().Add(10 * time.Second)
+	for serial() != 2 && time.Now().Before(deadline) {
+		time.Sleep(5 * time.Millisecond)
+	}
+	if got := serial(); got != 2 {
+		t.Fatalf("after the update: serial %d", got)
+	}
+	if srv.Runtime() == rt {
+		t.Fatal("the certificate update did not rebuild")
+	}
+}
+
+func selfSignedPEM(t *testing.T, host string, serial int64) (crt, key []byte) {
+	t.Helper()
+	k, _ := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
+	tmpl := &x509.Certificate{SerialNumber: big.NewInt(serial), Subject: pkix.Name{CommonName: host}, DNSNames: []string{host},
+		NotBefore: time.Now().Add(-time.Hour), NotAfter: time.Now().Add(time.Hour)}
+	der, err := x509.CreateCertificate(rand.Reader, tmpl, tmpl, &k.PublicKey, k)
+	if err != nil {
+		t.Fatal(err)
+	}
+	kd, _ := x509.MarshalECPrivateKey(k)
+	return pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: der}), pem.EncodeToMemory(&pem.Block{Type: "EC PRIVATE KEY", Bytes: kd})
 }
