@@ -10,6 +10,7 @@ import (
 	"github.com/edgeroute/edgeroute/tlsmux"
 	"log/slog"
 	"net"
+	"net/http"
 	"net/netip"
 	"os"
 	"sync"
@@ -61,8 +62,10 @@ type listener struct {
 	trusted []netip.Prefix
 	ln      net.Listener // the socket
 	plain   net.Listener // its plain-HTTP connections
-	secure  net.Listener // its TLS connections (handshake done by fasthttp's first read)
+	secure  net.Listener // its TLS connections that negotiated HTTP/1.1
+	h2      net.Listener // its TLS connections that negotiated h2
 	srv     *fasthttp.Server
+	h2srv   *http.Server
 }
 
 // NewServer prepares a server; it listens only when Listen is called, after
@@ -110,7 +113,12 @@ func (s *Server) Listen() error {
 		// One port serves TLS and plain HTTP, as in Traefik: the first
 		// byte of each connection decides.
 		rawTLS, plain := tlsmux.Split(ln, tlsmux.DefaultPeekTimeout)
-		l.plain, l.secure = plain, tlsmux.NewTLSListener(rawTLS, s.stores[name])
+		handshake := ep.ReadTimeout
+		if handshake <= 0 {
+			handshake = 10 * time.Second
+		}
+		l.plain = plain
+		l.secure, l.h2 = alpnSplit(tlsmux.NewTLSListener(rawTLS, s.stores[name]), handshake)
 		l.srv = &fasthttp.Server{
 			Handler:                       s.handler(l),
 			NoDefaultServerHeader:         true,
@@ -131,6 +139,7 @@ func (s *Server) Listen() error {
 			CloseOnShutdown:               true,
 			Logger:                        fasthttpLogger{s.log},
 		}
+		l.h2srv = newH2Server(ep, l.srv.Handler, slog.NewLogLogger(s.log.Handler(), slog.LevelDebug))
 		s.listeners = append(s.listeners, l)
 	}
 	return nil
@@ -155,10 +164,15 @@ func (s *Server) Serve(ctx context.Context) error {
 	s.mu.Lock()
 	ls := append([]*listener(nil), s.listeners...)
 	s.mu.Unlock()
-	errc := make(chan error, 2*len(ls))
+	errc := make(chan error, 3*len(ls))
 	for _, l := range ls {
 		go func() { errc <- l.srv.Serve(l.plain) }()
 		go func() { errc <- l.srv.Serve(l.secure) }()
+		go func() {
+			if err := l.h2srv.Serve(l.h2); err != nil && !errors.Is(err, http.ErrServerClosed) && !errors.Is(err, net.ErrClosed) {
+				errc <- err
+			}
+		}()
 	}
 	select {
 	case err := <-errc:
@@ -187,7 +201,9 @@ func (s *Server) shutdown() error {
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
-			errs[i] = l.srv.ShutdownWithContext(ctx)
+			h2err := make(chan error, 1)
+			go func() { h2err <- l.h2srv.Shutdown(ctx) }()
+			errs[i] = errors.Join(l.srv.ShutdownWithContext(ctx), <-h2err)
 		}()
 	}
 	wg.Wait()

@@ -20,10 +20,9 @@ var clientAuthTypes = map[string]tls.ClientAuthType{
 	"RequireAndVerifyClientCert": tls.RequireAndVerifyClientCert,
 }
 
-// alpnDefault is what edgeroute offers when the options name no protocols.
-// Traefik offers h2 as well; edgeroute does not serve HTTP/2 yet, so it
-// must not be negotiated.
-var alpnDefault = []string{"http/1.1"}
+// alpnDefault is what edgeroute offers when the options name no protocols:
+// Traefik's list without acme-tls/1 (edgeroute has no ACME).
+var alpnDefault = []string{"h2", "http/1.1"}
 
 // tlsConfigs turns a snapshot's TLS configuration into one tlsmux.Config
 // per entry point (they differ only in their host → options maps).
@@ -66,10 +65,6 @@ func tlsConfigs(t *spec.TLS, rt *Runtime) (map[string]*tlsmux.Config, []spec.Pro
 			o = &spec.TLSOptions{}
 		}
 		opts, err := tlsOptions(o)
-		if err == nil && slices.Contains(o.ALPNProtocols, "h2") {
-			problems = append(problems, spec.Problem{Ref: o.Ref, Warning: true,
-				Err: fmt.Errorf("TLS options %s: alpnProtocols offers h2, which edgeroute does not serve yet; it is not offered", name)})
-		}
 		if err != nil {
 			report(o.Ref, "TLS options %s: %v; handshakes that would use them are refused", name, err)
 			opts = refuseAll()
@@ -94,8 +89,13 @@ func tlsOptions(o *spec.TLSOptions) (*tlsmux.Options, error) {
 	for _, c := range o.CurvePreferences {
 		out.CurvePreferences = append(out.CurvePreferences, tls.CurveID(c))
 	}
-	if alpn := slices.DeleteFunc(slices.Clone(o.ALPNProtocols), func(p string) bool { return p == "h2" }); len(alpn) > 0 {
-		out.ALPNProtocols = alpn
+	if len(o.ALPNProtocols) > 0 {
+		out.ALPNProtocols = o.ALPNProtocols
+		if slices.Contains(o.ALPNProtocols, "acme-tls/1") {
+			// Offered by Traefik's default list; without ACME it would
+			// only let a client pick a protocol nobody answers.
+			out.ALPNProtocols = slices.DeleteFunc(slices.Clone(o.ALPNProtocols), func(p string) bool { return p == "acme-tls/1" })
+		}
 	}
 	auth, ok := clientAuthTypes[o.ClientAuthType]
 	if !ok {

@@ -212,3 +212,81 @@ func TestTLSClientAuth(t *testing.T) {
 	}
 	_ = net.IPv4len
 }
+
+// HTTP/2 over TLS (ALPN h2) goes through the same routing, TLS options
+// check and forwarding as HTTP/1.1; request and response bodies stream.
+func TestHTTP2(t *testing.T) {
+	ca := newTestCA(t)
+	ln, _ := net.Listen("tcp", "127.0.0.1:0")
+	up := &http.Server{Handler: http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		body, _ := io.ReadAll(r.Body)
+		w.Header().Set("X-Backend", "h2test")
+		w.Header().Set("Connection", "close") // connection-specific: must not reach an HTTP/2 client
+		fmt.Fprintf(w, "%s %s host=%s xfp=%s len=%d\n", r.Method, r.URL.RequestURI(), r.Host, r.Header.Get("X-Forwarded-Proto"), len(body))
+		if n := r.URL.Query().Get("stream"); n != "" {
+			chunk := strings.Repeat("x", 64<<10)
+			for range 32 {
+				io.WriteString(w, chunk)
+				w.(http.Flusher).Flush()
+			}
+		}
+	})}
+	go up.Serve(ln)
+	t.Cleanup(func() { up.Close() })
+	s, _ := startServer(t, tlsSnap(ca, t, "http://"+ln.Addr().String()))
+	addr := s.Addr("web")
+	client := &http.Client{Timeout: 10 * time.Second, Transport: &http.Transport{ForceAttemptHTTP2: true,
+		TLSClientConfig: &tls.Config{ServerName: "a.test", InsecureSkipVerify: true}}}
+	do := func(method, host, path string, body io.Reader) (*http.Response, string) {
+		t.Helper()
+		req, _ := http.NewRequest(method, "https://"+addr+path, body)
+		req.Host = host
+		resp, err := client.Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer resp.Body.Close()
+		b, _ := io.ReadAll(resp.Body)
+		return resp, string(b)
+	}
+	resp, body := do("GET", "a.test", "/x?y=1", nil)
+	if resp.ProtoMajor != 2 || resp.StatusCode != 200 || !strings.HasPrefix(body, "GET /x?y=1 host=a.test xfp=https") || resp.Header.Get("X-Backend") != "h2test" {
+		t.Fatalf("GET over h2: %s %d %q %v", resp.Proto, resp.StatusCode, body, resp.Header)
+	}
+	resp, body = do("POST", "a.test", "/post", strings.NewReader(strings.Repeat("p", 3<<20)))
+	if resp.StatusCode != 200 || !strings.Contains(body, "len=3145728") {
+		t.Fatalf("POST over h2: %d %q", resp.StatusCode, body)
+	}
+	resp, body = do("GET", "a.test", "/s?stream=1", nil)
+	if resp.StatusCode != 200 || len(body) < 32*64<<10 {
+		t.Fatalf("streamed response over h2: %d, %d bytes", resp.StatusCode, len(body))
+	}
+	if resp, _ := do("GET", "strict.test", "/", nil); resp.StatusCode != 421 {
+		t.Fatalf("fronting over h2: %d, want 421", resp.StatusCode)
+	}
+	if resp, _ := do("GET", "b.test", "/", nil); resp.StatusCode != 404 {
+		t.Fatalf("plain router over h2: %d, want 404", resp.StatusCode)
+	}
+	// Many concurrent streams on one connection.
+	errs := make(chan error, 50)
+	for i := range 50 {
+		go func() {
+			req, _ := http.NewRequest("GET", fmt.Sprintf("https://%s/c%d", addr, i), nil)
+			req.Host = "a.test"
+			resp, err := client.Do(req)
+			if err == nil {
+				b, _ := io.ReadAll(resp.Body)
+				resp.Body.Close()
+				if !strings.HasPrefix(string(b), fmt.Sprintf("GET /c%d ", i)) {
+					err = fmt.Errorf("stream %d got %q", i, b)
+				}
+			}
+			errs <- err
+		}()
+	}
+	for range 50 {
+		if err := <-errs; err != nil {
+			t.Fatal(err)
+		}
+	}
+}

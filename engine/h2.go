@@ -1,0 +1,230 @@
+package engine
+
+import (
+	"context"
+	"crypto/tls"
+	"errors"
+	"log"
+	"net"
+	"net/http"
+	"sync"
+	"time"
+
+	"github.com/valyala/fasthttp"
+)
+
+// HTTP/2 is the second front door: fasthttp speaks only HTTP/1.x, so TLS
+// connections that negotiate "h2" go to Go's net/http server instead. Its
+// handler turns each stream into a fasthttp.RequestCtx on the same
+// connection and runs the very handler fasthttp runs: same routing
+// tables, routing path, 421 check, balancers and forwarding. Only the
+// framing differs.
+
+// h2Limits follow Traefik's entryPoints.NAME.http2 defaults.
+var h2Limits = &http.HTTP2Config{
+	MaxConcurrentStreams:          250,
+	MaxDecoderHeaderTableSize:     4096,
+	MaxEncoderHeaderTableSize:     4096,
+	MaxReadFrameSize:              1 << 20,
+	MaxReceiveBufferPerConnection: 1 << 20,
+	MaxReceiveBufferPerStream:     1 << 20,
+	SendPingTimeout:               15 * time.Second,
+	PingTimeout:                   15 * time.Second,
+}
+
+type connKey struct{}
+
+// newH2Server serves HTTP/2 streams with handler.
+func newH2Server(ep *EntryPoint, handler fasthttp.RequestHandler, errorLog *log.Logger) *http.Server {
+	var p http.Protocols
+	p.SetHTTP2(true)
+	return &http.Server{
+		Protocols:         &p,
+		HTTP2:             h2Limits,
+		ReadHeaderTimeout: ep.ReadTimeout,
+		IdleTimeout:       ep.IdleTimeout,
+		MaxHeaderBytes:    32 << 10,
+		ConnContext: func(ctx context.Context, c net.Conn) context.Context {
+			return context.WithValue(ctx, connKey{}, c)
+		},
+		Handler:  h2Handler(handler),
+		ErrorLog: errorLog,
+	}
+}
+
+// h2Handler adapts one HTTP/2 stream to the fasthttp handler.
+func h2Handler(handler fasthttp.RequestHandler) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		conn, _ := r.Context().Value(connKey{}).(net.Conn)
+		ctx := ctxPool.Get().(*fasthttp.RequestCtx)
+		defer func() {
+			ctx.Request.Reset()
+			ctx.Response.Reset()
+			ctxPool.Put(ctx)
+		}()
+		ctx.Init2(conn, nil, false)
+		req := &ctx.Request
+		req.Header.SetMethod(r.Method)
+		req.Header.SetRequestURI(r.RequestURI)
+		req.Header.SetHost(r.Host)
+		for k, vs := range r.Header {
+			for _, v := range vs {
+				req.Header.Add(k, v)
+			}
+		}
+		if r.ContentLength != 0 {
+			n := int(r.ContentLength)
+			if r.ContentLength < 0 {
+				n = -1
+			}
+			req.SetBodyStream(r.Body, n)
+		}
+		handler(ctx)
+		writeH2Response(w, &ctx.Response)
+	})
+}
+
+var ctxPool = sync.Pool{New: func() any { return new(fasthttp.RequestCtx) }}
+
+// h2Forbidden are connection-specific headers HTTP/2 does not carry.
+var h2Forbidden = map[string]bool{"Connection": true, "Keep-Alive": true, "Proxy-Connection": true,
+	"Transfer-Encoding": true, "Upgrade": true}
+
+func writeH2Response(w http.ResponseWriter, resp *fasthttp.Response) {
+	h := w.Header()
+	for k, v := range resp.Header.All() {
+		key := http.CanonicalHeaderKey(string(k))
+		if h2Forbidden[key] {
+			continue
+		}
+		h.Add(key, string(v))
+	}
+	if resp.Header.ContentLength() >= 0 && !resp.IsBodyStream() {
+		h.Set("Content-Length", itoa(len(resp.Body())))
+	}
+	w.WriteHeader(resp.StatusCode())
+	if !resp.IsBodyStream() {
+		w.Write(resp.Body())
+		return
+	}
+	defer resp.CloseBodyStream()
+	// Streamed bodies are written as they arrive, as on HTTP/1.1.
+	f, _ := w.(http.Flusher)
+	buf := make([]byte, 32<<10)
+	for {
+		n, err := resp.BodyStream().Read(buf)
+		if n > 0 {
+			if _, werr := w.Write(buf[:n]); werr != nil {
+				return
+			}
+			if f != nil {
+				f.Flush()
+			}
+		}
+		if err != nil {
+			return
+		}
+	}
+}
+
+func itoa(n int) string {
+	var b [20]byte
+	i := len(b)
+	for {
+		i--
+		b[i] = byte('0' + n%10)
+		n /= 10
+		if n == 0 {
+			break
+		}
+	}
+	return string(b[i:])
+}
+
+// alpnSplit completes the TLS handshake of each connection (bounded by
+// timeout, in a goroutine per connection) and hands it to the h2 or the
+// HTTP/1.1 listener by the negotiated protocol.
+func alpnSplit(ln net.Listener, timeout time.Duration) (h1, h2 net.Listener) {
+	a := &chanListener{ln: ln, c: make(chan net.Conn)}
+	b := &chanListener{ln: ln, c: make(chan net.Conn)}
+	done := make(chan struct{})
+	a.done, b.done = done, done
+	var once sync.Once
+	closeAll := func() { once.Do(func() { close(done); ln.Close() }) }
+	a.close, b.close = closeAll, closeAll
+	go func() {
+		defer closeAll()
+		for {
+			c, err := ln.Accept()
+			if err != nil {
+				var ne net.Error
+				if errors.As(err, &ne) && ne.Timeout() {
+					continue
+				}
+				a.setErr(err)
+				b.setErr(err)
+				return
+			}
+			go func() {
+				tc, ok := c.(*tls.Conn)
+				if !ok {
+					deliver(a, c)
+					return
+				}
+				tc.SetDeadline(time.Now().Add(timeout))
+				if err := tc.Handshake(); err != nil {
+					tc.Close()
+					return
+				}
+				tc.SetDeadline(time.Time{})
+				if tc.ConnectionState().NegotiatedProtocol == "h2" {
+					deliver(b, tc)
+				} else {
+					deliver(a, tc)
+				}
+			}()
+		}
+	}()
+	return a, b
+}
+
+func deliver(l *chanListener, c net.Conn) {
+	select {
+	case l.c <- c:
+	case <-l.done:
+		c.Close()
+	}
+}
+
+// chanListener is a net.Listener fed by alpnSplit.
+type chanListener struct {
+	ln    net.Listener
+	c     chan net.Conn
+	done  chan struct{}
+	close func()
+	mu    sync.Mutex
+	err   error
+}
+
+func (l *chanListener) setErr(err error) {
+	l.mu.Lock()
+	l.err = err
+	l.mu.Unlock()
+}
+
+func (l *chanListener) Accept() (net.Conn, error) {
+	select {
+	case c := <-l.c:
+		return c, nil
+	case <-l.done:
+		l.mu.Lock()
+		defer l.mu.Unlock()
+		if l.err != nil && !errors.Is(l.err, net.ErrClosed) {
+			return nil, l.err
+		}
+		return nil, net.ErrClosed
+	}
+}
+
+func (l *chanListener) Close() error   { l.close(); return nil }
+func (l *chanListener) Addr() net.Addr { return l.ln.Addr() }
