@@ -13,6 +13,7 @@ import (
 	"io"
 	"math/big"
 	"net/http"
+	"os/exec"
 	"path/filepath"
 	"strings"
 	"testing"
@@ -97,4 +98,37 @@ func fetch2(t *testing.T, c *http.Client, url, host string) (int, string) {
 	defer resp.Body.Close()
 	b, _ := io.ReadAll(resp.Body)
 	return resp.StatusCode, string(b)
+}
+
+// curl --http2 and h2load through the binary's TLS entry point.
+func TestServeHTTP2Clients(t *testing.T) {
+	for _, tool := range []string{"curl", "h2load"} {
+		if _, err := exec.LookPath(tool); err != nil {
+			t.Fatalf("%s is needed (apt-get install curl nghttp2-client; .ci/run installs them)", tool)
+		}
+	}
+	_, pa := whoami(t, "whoami-a")
+	dir := t.TempDir()
+	manifests(t, dir, map[string]int{"whoami-a": pa}, `apiVersion: traefik.io/v1alpha1
+kind: IngressRoute
+metadata: {name: secure, namespace: default}
+spec:
+  routes:
+    - match: PathPrefix(`+"`/`"+`)
+      services: [{name: whoami-a, port: 80}]
+  tls: {}
+`)
+	p := start(t, "--entryPoints.web.address=127.0.0.1:0", "--providers.manifests.directory="+dir)
+	addr := p.address(t)
+	out, err := exec.Command("curl", "--http2", "-sk", "-w", "\n%{http_version} %{http_code}", "https://"+addr+"/curl").CombinedOutput()
+	if err != nil || !strings.Contains(string(out), "whoami-a") || !strings.HasSuffix(string(out), "\n2 200") {
+		t.Fatalf("curl --http2: %v\n%s", err, out)
+	}
+	out, err = exec.Command("h2load", "-n", "2000", "-c", "4", "-m", "10", "https://"+addr+"/h2load").CombinedOutput()
+	if err != nil || !strings.Contains(string(out), "2000 succeeded, 0 failed, 0 errored") || !strings.Contains(string(out), "2000 2xx") {
+		t.Fatalf("h2load: %v\n%s", err, out)
+	}
+	if !strings.Contains(string(out), "Application protocol: h2") {
+		t.Fatalf("h2load did not negotiate h2:\n%s", out)
+	}
 }
