@@ -38,6 +38,7 @@ type connKey struct{}
 func newH2Server(ep *EntryPoint, handler fasthttp.RequestHandler, errorLog *log.Logger) *http.Server {
 	var p http.Protocols
 	p.SetHTTP2(true)
+	p.SetUnencryptedHTTP2(true) // h2c with prior knowledge, on plain connections
 	return &http.Server{
 		Protocols:         &p,
 		HTTP2:             h2Limits,
@@ -228,3 +229,71 @@ func (l *chanListener) Accept() (net.Conn, error) {
 
 func (l *chanListener) Close() error   { l.close(); return nil }
 func (l *chanListener) Addr() net.Addr { return l.ln.Addr() }
+
+// h2cPreface starts every prior-knowledge cleartext HTTP/2 connection.
+const h2cPreface = "PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n"
+
+// h2cSplit reads the start of each plain connection (bounded by timeout,
+// in a goroutine per connection) and hands those that open with the
+// HTTP/2 preface to the h2c listener, the others to HTTP/1.1. An HTTP/1
+// request differs from the preface by its first or second byte, so this
+// costs no extra read.
+func h2cSplit(ln net.Listener, timeout time.Duration) (h1, h2c net.Listener) {
+	a := &chanListener{ln: ln, c: make(chan net.Conn)}
+	b := &chanListener{ln: ln, c: make(chan net.Conn)}
+	done := make(chan struct{})
+	a.done, b.done = done, done
+	var once sync.Once
+	closeAll := func() { once.Do(func() { close(done); ln.Close() }) }
+	a.close, b.close = closeAll, closeAll
+	go func() {
+		defer closeAll()
+		for {
+			c, err := ln.Accept()
+			if err != nil {
+				var ne net.Error
+				if errors.As(err, &ne) && ne.Timeout() {
+					continue
+				}
+				a.setErr(err)
+				b.setErr(err)
+				return
+			}
+			go func() {
+				c.SetReadDeadline(time.Now().Add(timeout))
+				buf := make([]byte, 0, len(h2cPreface))
+				for len(buf) < len(h2cPreface) && string(buf) == h2cPreface[:len(buf)] {
+					n, err := c.Read(buf[len(buf):cap(buf)])
+					buf = buf[:len(buf)+n]
+					if err != nil {
+						c.Close()
+						return
+					}
+				}
+				c.SetReadDeadline(time.Time{})
+				rc := &replayConn{Conn: c, buf: buf}
+				if string(buf) == h2cPreface {
+					deliver(b, rc)
+				} else {
+					deliver(a, rc)
+				}
+			}()
+		}
+	}()
+	return a, b
+}
+
+// replayConn returns bytes already read before reading on.
+type replayConn struct {
+	net.Conn
+	buf []byte
+}
+
+func (c *replayConn) Read(p []byte) (int, error) {
+	if len(c.buf) > 0 {
+		n := copy(p, c.buf)
+		c.buf = c.buf[n:]
+		return n, nil
+	}
+	return c.Conn.Read(p)
+}

@@ -64,6 +64,7 @@ type listener struct {
 	plain   net.Listener // its plain-HTTP connections
 	secure  net.Listener // its TLS connections that negotiated HTTP/1.1
 	h2      net.Listener // its TLS connections that negotiated h2
+	h2c     net.Listener // its plain connections that opened with the HTTP/2 preface
 	srv     *fasthttp.Server
 	h2srv   *http.Server
 }
@@ -117,7 +118,7 @@ func (s *Server) Listen() error {
 		if handshake <= 0 {
 			handshake = 10 * time.Second
 		}
-		l.plain = plain
+		l.plain, l.h2c = h2cSplit(plain, handshake)
 		l.secure, l.h2 = alpnSplit(tlsmux.NewTLSListener(rawTLS, s.stores[name]), handshake)
 		l.srv = &fasthttp.Server{
 			Handler:                       s.handler(l),
@@ -164,15 +165,17 @@ func (s *Server) Serve(ctx context.Context) error {
 	s.mu.Lock()
 	ls := append([]*listener(nil), s.listeners...)
 	s.mu.Unlock()
-	errc := make(chan error, 3*len(ls))
+	errc := make(chan error, 4*len(ls))
 	for _, l := range ls {
 		go func() { errc <- l.srv.Serve(l.plain) }()
 		go func() { errc <- l.srv.Serve(l.secure) }()
-		go func() {
-			if err := l.h2srv.Serve(l.h2); err != nil && !errors.Is(err, http.ErrServerClosed) && !errors.Is(err, net.ErrClosed) {
-				errc <- err
-			}
-		}()
+		for _, h2 := range []net.Listener{l.h2, l.h2c} {
+			go func() {
+				if err := l.h2srv.Serve(h2); err != nil && !errors.Is(err, http.ErrServerClosed) && !errors.Is(err, net.ErrClosed) {
+					errc <- err
+				}
+			}()
+		}
 	}
 	select {
 	case err := <-errc:

@@ -290,3 +290,43 @@ func TestHTTP2(t *testing.T) {
 		}
 	}
 }
+
+// Cleartext HTTP/2 with prior knowledge on a plain entry point reaches the
+// plain routers; HTTP/1.1 on the same port still works, POST included.
+func TestH2C(t *testing.T) {
+	ca := newTestCA(t)
+	s, base := startServer(t, tlsSnap(ca, t, backend(t, "a")))
+	addr := s.Addr("web")
+	var p http.Protocols
+	p.SetUnencryptedHTTP2(true)
+	client := &http.Client{Timeout: 10 * time.Second, Transport: &http.Transport{Protocols: &p}}
+	req, _ := http.NewRequest("GET", "http://"+addr+"/h2c", nil)
+	req.Host = "b.test"
+	resp, err := client.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	body, _ := io.ReadAll(resp.Body)
+	resp.Body.Close()
+	if resp.ProtoMajor != 2 || resp.StatusCode != 200 || !strings.HasPrefix(string(body), "a GET /h2c host=b.test") || !strings.Contains(string(body), "xfp=http ") {
+		t.Fatalf("h2c: %s %d %q", resp.Proto, resp.StatusCode, body)
+	}
+	req, _ = http.NewRequest("GET", "http://"+addr+"/", nil)
+	req.Host = "a.test"
+	if resp, err := client.Do(req); err != nil || resp.StatusCode != 404 {
+		t.Fatalf("TLS router over h2c: %v %v, want 404", resp, err)
+	}
+	for _, path := range []string{"/P", "/PRI"} {
+		resp, err := http.Post(base+path, "text/plain", strings.NewReader("PRI * HTTP/2.0"))
+		if err != nil {
+			t.Fatal(err)
+		}
+		resp.Body.Close()
+		if resp.StatusCode != 404 { // no plain router matches without Host b.test
+			t.Fatalf("HTTP/1.1 POST %s: %d", path, resp.StatusCode)
+		}
+	}
+	if code, body := get(t, base+"/x", "b.test"); code != 200 || !strings.HasPrefix(body, "a GET /x") {
+		t.Fatalf("HTTP/1.1 after h2c: %d %q", code, body)
+	}
+}
