@@ -7,11 +7,10 @@ import (
 	"fmt"
 	"io"
 	"regexp"
-	"runtime"
+	"slices"
 	"strconv"
 	"strings"
-	"sync"
-	"sync/atomic"
+	"unsafe"
 
 	corev1 "k8s.io/api/core/v1"
 	discoveryv1 "k8s.io/api/discovery/v1"
@@ -43,17 +42,26 @@ const maxListDepth = 8
 // Decode never panics and always returns a non-nil *Objects. When the
 // same object appears twice, the later one wins and the earlier one is
 // reported as a Warning.
+//
+// Objects decoded from a document whose bytes did not change since an
+// earlier Load or Decode may be shared with that earlier result (see
+// cache.go): the returned objects must be treated as read-only.
 func Decode(name string, data []byte) (*Objects, []Problem) {
 	d := &decoder{objs: &Objects{}}
-	d.file(name, data)
+	d.file(name, data, false)
+	d.flush()
 	d.problems = append(d.problems, d.objs.dedupe()...)
 	return d.objs, d.problems
 }
 
 // decoder accumulates the objects and problems of one or more files.
+// Files are queued (file) and their documents decoded all together, on
+// every core, by flush; the result is the same as decoding them one after
+// the other.
 type decoder struct {
 	objs     *Objects
 	problems []Problem
+	jobs     []docJob
 }
 
 func (d *decoder) add(p Problem) {
@@ -64,17 +72,28 @@ func (d *decoder) add(p Problem) {
 // the JSON parser rejects it, and it would hide a leading '{'.
 var utf8BOM = []byte("\xef\xbb\xbf")
 
-// file decodes every document of one file.
-func (d *decoder) file(name string, data []byte) {
+// file queues every document of one file for flush. owned tells that data
+// is the decoder's own (read from the file) and never changes, so that it
+// can be shared rather than copied.
+func (d *decoder) file(name string, data []byte, owned bool) {
 	data = bytes.TrimPrefix(data, utf8BOM)
 	if trimmed := bytes.TrimLeft(data, " \t\r\n"); len(trimmed) > 0 && trimmed[0] == '{' {
-		d.jsonStream(name, data)
+		d.jobs = append(d.jobs, docJob{problemsBefore: len(d.problems), name: name, jsonData: data})
 		return
 	}
+	// The file as a string: the fast path's strings are substrings of it,
+	// which saves allocating each of them.
+	var text string
+	if owned && len(data) > 0 {
+		text = unsafe.String(&data[0], len(data))
+	} else {
+		text = string(data)
+	}
 	docs := splitYAML(name, data)
-	converted := convertAll(docs)
-	for i, doc := range docs {
-		d.yamlDocument(doc, converted[i])
+	d.jobs = slices.Grow(d.jobs, len(docs))
+	for _, doc := range docs {
+		doc.text = text[doc.off : doc.off+len(doc.data)]
+		d.jobs = append(d.jobs, docJob{problemsBefore: len(d.problems), name: name, doc: doc})
 	}
 }
 
@@ -100,33 +119,6 @@ func convert(data []byte) (c conversion) {
 	return conversion{raw: lenient, strictErr: err, err: lerr}
 }
 
-// convertAll converts the documents of a file on every core: YAML parsing
-// is most of the cost of loading a folder, and documents are independent.
-// Results keep the documents' order, so loading stays deterministic.
-func convertAll(docs []yamlDoc) []conversion {
-	out := make([]conversion, len(docs))
-	workers := min(runtime.GOMAXPROCS(0), len(docs))
-	if workers <= 1 {
-		for i, doc := range docs {
-			out[i] = convert(doc.data)
-		}
-		return out
-	}
-	var next atomic.Int64
-	var wg sync.WaitGroup
-	for range workers {
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			for i := int(next.Add(1) - 1); i < len(docs); i = int(next.Add(1) - 1) {
-				out[i] = convert(docs[i].data)
-			}
-		}()
-	}
-	wg.Wait()
-	return out
-}
-
 // yamlDoc is one YAML document of a file.
 type yamlDoc struct {
 	// src locates the document's first content line.
@@ -135,6 +127,10 @@ type yamlDoc struct {
 	// parser calls line 1.
 	firstLine int
 	data      []byte
+	// off is the offset of data in the file; text is data as a substring
+	// of the file's string, set by file.
+	off  int
+	text string
 }
 
 // splitYAML cuts a YAML stream into documents. A separator is a line made
@@ -145,7 +141,7 @@ type yamlDoc struct {
 // numbered, so that a leading "---" does not shift the numbering.
 func splitYAML(name string, data []byte) []yamlDoc {
 	var (
-		docs        []yamlDoc
+		docs        = make([]yamlDoc, 0, bytes.Count(data, []byte("\n---"))+1)
 		chunkOff    int // byte offset where the current chunk starts
 		chunkLine   = 1 // file line where the current chunk starts
 		contentLine int // first content line of the current chunk, 0 if none yet
@@ -157,6 +153,7 @@ func splitYAML(name string, data []byte) []yamlDoc {
 				src:       Source{File: name, Line: contentLine, Doc: len(docs) + 1},
 				firstLine: chunkLine,
 				data:      data[chunkOff:end],
+				off:       chunkOff,
 			})
 		}
 	}
@@ -167,7 +164,7 @@ func splitYAML(name string, data []byte) []yamlDoc {
 		}
 		line := data[off:end]
 		switch {
-		case isSeparator(line):
+		case len(line) >= 3 && line[0] == '-' && isSeparator(line):
 			flush(off)
 			chunkOff, chunkLine, contentLine = end, lineNo+1, 0
 		case contentLine == 0 && isContent(line):
@@ -196,6 +193,25 @@ func isContent(line []byte) bool {
 	return len(t) > 0 && t[0] != '#'
 }
 
+// yamlDoc decodes one YAML document, with the fast path when the document
+// is in its subset, and reports whether the result depends on the
+// document's bytes alone, so that it may be cached (see cache.go).
+func (d *decoder) yamlDoc(doc yamlDoc, p *yparser) (cacheable bool) {
+	if fastYAMLEnabled {
+		if root, err := p.parse(doc.text); err == nil {
+			func() {
+				defer d.recoverPanic(doc.src)
+				d.object(docInput{t: &p.t, n: root}, doc.src, 0, typeDefaults{}, nil)
+			}()
+			return true
+		}
+	}
+	c := convert(doc.data)
+	d.yamlDocument(doc, c)
+	// A conversion error names lines of the file, which move.
+	return c.strictErr == nil && c.err == nil
+}
+
 // yamlDocument converts one YAML document to JSON and decodes it.
 func (d *decoder) yamlDocument(doc yamlDoc, c conversion) {
 	defer d.recoverPanic(doc.src)
@@ -218,7 +234,7 @@ func (d *decoder) yamlDocument(doc yamlDoc, c conversion) {
 		_, msg := yamlError(err, doc.firstLine)
 		raw, dupErr = lenient, errors.New(msg)
 	}
-	d.object(raw, doc.src, 0, typeDefaults{}, dupErr)
+	d.object(docInput{raw: raw}, doc.src, 0, typeDefaults{}, dupErr)
 }
 
 // yamlLineRE finds the line references in YAML parser errors.
@@ -275,7 +291,7 @@ func (d *decoder) jsonStream(name string, data []byte) {
 		}
 		func() {
 			defer d.recoverPanic(src)
-			d.object(raw, src, 0, typeDefaults{}, nil)
+			d.object(docInput{raw: raw}, src, 0, typeDefaults{}, nil)
 		}()
 	}
 }
@@ -329,21 +345,74 @@ func readString(fields map[string]json.RawMessage, key string, dst *string) {
 	}
 }
 
-// object decodes one JSON object (or List) of a document. dupErr, when
-// not nil, reports duplicate keys found by the YAML conversion.
-func (d *decoder) object(raw []byte, src Source, depth int, defaults typeDefaults, dupErr error) {
-	raw = bytes.TrimSpace(raw)
-	if len(raw) == 0 || string(raw) == "null" {
-		return // an empty document, or a YAML document of comments only
+// docInput is what object decodes: JSON text, or a node of a document
+// parsed by the fast path.
+type docInput struct {
+	raw []byte
+	t   *ytree
+	n   int32
+}
+
+// json returns the input as JSON, as sigs.k8s.io/yaml would have written
+// it for a parsed document.
+func (in docInput) json() []byte {
+	if in.t != nil {
+		return in.t.appendJSON(nil, in.n)
 	}
+	return in.raw
+}
+
+// object decodes one object (or List) of a document. dupErr, when not
+// nil, reports duplicate keys found by the YAML conversion.
+func (d *decoder) object(in docInput, src Source, depth int, defaults typeDefaults, dupErr error) {
 	p := Problem{Severity: Error, File: src.File, Line: src.Line, Doc: src.Doc}
-	var fields map[string]json.RawMessage
-	if err := json.Unmarshal(raw, &fields); err != nil {
-		p.Err = fmt.Errorf("a document must be a Kubernetes object (a mapping), not %s", jsonKind(raw))
+	var (
+		h               header
+		items           docInput
+		hasItems        bool
+		notObject, null bool
+		kindName        string
+	)
+	if in.t != nil {
+		t, n := in.t, in.n
+		switch t.nodes[n].kind {
+		case kNull:
+			null = true
+		case kMap:
+			h.apiVersion, h.kind = t.stringAt(n, "apiVersion"), t.stringAt(n, "kind")
+			if m, ok := t.lookup(n, "metadata"); ok {
+				h.namespace, h.name = t.stringAt(m, "namespace"), t.stringAt(m, "name")
+			}
+			var it int32
+			it, hasItems = t.lookup(n, "items")
+			items = docInput{t: t, n: it}
+		default:
+			notObject, kindName = true, t.jsonKindName(n)
+		}
+	} else {
+		raw := bytes.TrimSpace(in.raw)
+		in.raw = raw
+		var fields map[string]json.RawMessage
+		switch {
+		case len(raw) == 0 || string(raw) == "null":
+			null = true // an empty document, or a YAML document of comments only
+		case json.Unmarshal(raw, &fields) != nil:
+			notObject, kindName = true, jsonKind(raw)
+		default:
+			h = readHeader(fields)
+			var it json.RawMessage
+			it, hasItems = fields["items"]
+			items = docInput{raw: it}
+		}
+	}
+	if null {
+		return
+	}
+	if notObject {
+		p.Err = fmt.Errorf("a document must be a Kubernetes object (a mapping), not %s", kindName)
 		d.add(p)
 		return
 	}
-	h := readHeader(fields)
 	if h.kind == "" {
 		h.kind = defaults.kind
 	}
@@ -365,20 +434,20 @@ func (d *decoder) object(raw []byte, src Source, depth int, defaults typeDefault
 		return
 	}
 
-	if items, isList := fields["items"]; h.kind == "List" || isList && strings.HasSuffix(h.kind, "List") {
+	if h.kind == "List" || hasItems && strings.HasSuffix(h.kind, "List") {
 		if dupErr != nil {
 			d.add(Problem{Severity: Warning, File: src.File, Line: src.Line, Doc: src.Doc, Kind: h.kind, Err: dupErr})
 		}
-		d.list(items, h, src, depth, p)
+		d.list(items, hasItems, h, src, depth, p)
 		return
 	}
 
 	tm := metav1.TypeMeta{APIVersion: h.apiVersion, Kind: h.kind}
 	switch {
 	case crd.IsTraefikAPIVersion(h.apiVersion):
-		d.traefikObject(raw, tm, src, p, dupErr)
+		d.traefikObject(in, tm, src, p, dupErr)
 	case h.apiVersion == "v1" || h.apiVersion == "discovery.k8s.io/v1":
-		d.coreObject(raw, tm, src, p, dupErr)
+		d.coreObject(in, tm, src, p, dupErr)
 	case h.apiVersion == "traefik.io" || h.apiVersion == "traefik.containo.us" ||
 		strings.HasPrefix(h.apiVersion, "traefik.io/") || strings.HasPrefix(h.apiVersion, "traefik.containo.us/"):
 		// The CRDs define a single version: any other would be refused by
@@ -392,18 +461,36 @@ func (d *decoder) object(raw []byte, src Source, depth int, defaults typeDefault
 
 // list expands the items of a List, or of a typed list such as
 // ServiceList.
-func (d *decoder) list(items json.RawMessage, h header, src Source, depth int, p Problem) {
+func (d *decoder) list(items docInput, hasItems bool, h header, src Source, depth int, p Problem) {
 	if depth >= maxListDepth {
 		p.Err = errors.New("lists are nested too deeply")
 		d.add(p)
 		return
 	}
-	var elems []json.RawMessage
-	if len(items) > 0 && string(items) != "null" {
-		if err := json.Unmarshal(items, &elems); err != nil {
-			p.Err = fmt.Errorf("items must be a list, not %s", jsonKind(items))
+	var elems []docInput
+	if t := items.t; t != nil {
+		if hasItems {
+			switch nd := t.nodes[items.n]; nd.kind {
+			case kNull:
+			case kSeq:
+				for _, k := range t.kids[nd.kids : nd.kids+nd.n] {
+					elems = append(elems, docInput{t: t, n: k})
+				}
+			default:
+				p.Err = fmt.Errorf("items must be a list, not %s", t.jsonKindName(items.n))
+				d.add(p)
+				return
+			}
+		}
+	} else if raw := items.raw; len(raw) > 0 && string(raw) != "null" {
+		var raws []json.RawMessage
+		if err := json.Unmarshal(raw, &raws); err != nil {
+			p.Err = fmt.Errorf("items must be a list, not %s", jsonKind(raw))
 			d.add(p)
 			return
+		}
+		for _, r := range raws {
+			elems = append(elems, docInput{raw: r})
 		}
 	}
 	var defaults typeDefaults
@@ -426,46 +513,46 @@ func (d *decoder) ignore(p Problem, h header) {
 // field, a field in the wrong case or a duplicate field is an Error and
 // the object is skipped, because Kubernetes' strict field validation (the
 // kubectl default) would refuse to store it.
-func (d *decoder) traefikObject(raw []byte, tm metav1.TypeMeta, src Source, p Problem, dupErr error) {
+func (d *decoder) traefikObject(in docInput, tm metav1.TypeMeta, src Source, p Problem, dupErr error) {
 	labelNamespace(&p)
 	switch tm.Kind {
 	case crd.KindIngressRoute:
-		if o, ok := decodeStrict[crd.IngressRoute](d, raw, p, dupErr); ok {
+		if o, ok := decodeStrict[crd.IngressRoute](d, in, p, dupErr); ok {
 			o.TypeMeta = tm
 			if d.finishTraefik(&o.ObjectMeta, tm, p) {
 				d.objs.IngressRoutes = append(d.objs.IngressRoutes, IngressRoute{o, src})
 			}
 		}
 	case crd.KindMiddleware:
-		if o, ok := decodeStrict[crd.Middleware](d, raw, p, dupErr); ok {
+		if o, ok := decodeStrict[crd.Middleware](d, in, p, dupErr); ok {
 			o.TypeMeta = tm
 			if d.finishTraefik(&o.ObjectMeta, tm, p) {
 				d.objs.Middlewares = append(d.objs.Middlewares, Middleware{o, src})
 			}
 		}
 	case crd.KindTraefikService:
-		if o, ok := decodeStrict[crd.TraefikService](d, raw, p, dupErr); ok {
+		if o, ok := decodeStrict[crd.TraefikService](d, in, p, dupErr); ok {
 			o.TypeMeta = tm
 			if d.finishTraefik(&o.ObjectMeta, tm, p) {
 				d.objs.TraefikServices = append(d.objs.TraefikServices, TraefikService{o, src})
 			}
 		}
 	case crd.KindTLSOption:
-		if o, ok := decodeStrict[crd.TLSOption](d, raw, p, dupErr); ok {
+		if o, ok := decodeStrict[crd.TLSOption](d, in, p, dupErr); ok {
 			o.TypeMeta = tm
 			if d.finishTraefik(&o.ObjectMeta, tm, p) {
 				d.objs.TLSOptions = append(d.objs.TLSOptions, TLSOption{o, src})
 			}
 		}
 	case crd.KindTLSStore:
-		if o, ok := decodeStrict[crd.TLSStore](d, raw, p, dupErr); ok {
+		if o, ok := decodeStrict[crd.TLSStore](d, in, p, dupErr); ok {
 			o.TypeMeta = tm
 			if d.finishTraefik(&o.ObjectMeta, tm, p) {
 				d.objs.TLSStores = append(d.objs.TLSStores, TLSStore{o, src})
 			}
 		}
 	case crd.KindServersTransport:
-		if o, ok := decodeStrict[crd.ServersTransport](d, raw, p, dupErr); ok {
+		if o, ok := decodeStrict[crd.ServersTransport](d, in, p, dupErr); ok {
 			o.TypeMeta = tm
 			if d.finishTraefik(&o.ObjectMeta, tm, p) {
 				d.objs.ServersTransports = append(d.objs.ServersTransports, ServersTransport{o, src})
@@ -527,9 +614,8 @@ func (d *decoder) finishMeta(meta *metav1.ObjectMeta, namespaced bool, p Problem
 // decodeStrict decodes raw into a T with Kubernetes' own JSON rules
 // (case-sensitive field names, integers preserved) and reports any
 // unknown or duplicate field as an Error.
-func decodeStrict[T any](d *decoder, raw []byte, p Problem, dupErr error) (T, bool) {
-	var o T
-	strictErrs, err := kjson.UnmarshalStrict(raw, &o)
+func decodeStrict[T any](d *decoder, in docInput, p Problem, dupErr error) (T, bool) {
+	o, strictErrs, err := unmarshalStrict[T](in, dupErr)
 	if err != nil {
 		p.Err = err
 		d.add(p)
@@ -550,9 +636,8 @@ func decodeStrict[T any](d *decoder, raw []byte, p Problem, dupErr error) (T, bo
 // reporting unknown and duplicate fields as a Warning only: core objects
 // may carry fields newer than the API version edgeroute is built with,
 // and Traefik reads none of those.
-func decodeLenient[T any](d *decoder, raw []byte, p Problem, dupErr error) (T, bool) {
-	var o T
-	strictErrs, err := kjson.UnmarshalStrict(raw, &o)
+func decodeLenient[T any](d *decoder, in docInput, p Problem, dupErr error) (T, bool) {
+	o, strictErrs, err := unmarshalStrict[T](in, dupErr)
 	if err != nil {
 		p.Err = err
 		d.add(p)
@@ -569,6 +654,30 @@ func decodeLenient[T any](d *decoder, raw []byte, p Problem, dupErr error) (T, b
 	return o, true
 }
 
+// unmarshalStrict decodes in into a T with sigs.k8s.io/json's
+// UnmarshalStrict; a document parsed by the fast path is first decoded
+// directly, which gives the same object when it succeeds.
+func unmarshalStrict[T any](in docInput, dupErr error) (o T, strictErrs []error, err error) {
+	if in.t != nil && dupErr == nil && fastDecodeEnabled && fastDecodeSafe(in.t, in.n, &o) {
+		return o, nil, nil
+	}
+	var zero T
+	o = zero
+	strictErrs, err = kjson.UnmarshalStrict(in.json(), &o)
+	return o, strictErrs, err
+}
+
+// fastDecodeSafe is fastDecode turning a panic (a bug) into a refusal, so
+// that the reference decoder still answers.
+func fastDecodeSafe[T any](t *ytree, n int32, o *T) (ok bool) {
+	defer func() {
+		if recover() != nil {
+			ok = false
+		}
+	}()
+	return fastDecode(t, n, o)
+}
+
 // joinErrors joins errs into one error whose message stays on one line,
 // since a Problem renders as a single line.
 func joinErrors(errs []error) error {
@@ -580,34 +689,34 @@ func joinErrors(errs []error) error {
 }
 
 // coreObject decodes the Kubernetes built-in kinds edgeroute reads.
-func (d *decoder) coreObject(raw []byte, tm metav1.TypeMeta, src Source, p Problem, dupErr error) {
+func (d *decoder) coreObject(in docInput, tm metav1.TypeMeta, src Source, p Problem, dupErr error) {
 	if tm.Kind != "Node" {
 		labelNamespace(&p)
 	}
 	switch {
 	case tm.APIVersion == "v1" && tm.Kind == "Service":
-		if o, ok := decodeLenient[corev1.Service](d, raw, p, dupErr); ok {
+		if o, ok := decodeLenient[corev1.Service](d, in, p, dupErr); ok {
 			o.TypeMeta = tm
 			if d.finishMeta(&o.ObjectMeta, true, p) {
 				d.objs.Services = append(d.objs.Services, Service{o, src})
 			}
 		}
 	case tm.APIVersion == "discovery.k8s.io/v1" && tm.Kind == "EndpointSlice":
-		if o, ok := decodeLenient[discoveryv1.EndpointSlice](d, raw, p, dupErr); ok {
+		if o, ok := decodeLenient[discoveryv1.EndpointSlice](d, in, p, dupErr); ok {
 			o.TypeMeta = tm
 			if d.finishMeta(&o.ObjectMeta, true, p) {
 				d.objs.EndpointSlices = append(d.objs.EndpointSlices, EndpointSlice{o, src})
 			}
 		}
 	case tm.APIVersion == "v1" && tm.Kind == "Node":
-		if o, ok := decodeLenient[corev1.Node](d, raw, p, dupErr); ok {
+		if o, ok := decodeLenient[corev1.Node](d, in, p, dupErr); ok {
 			o.TypeMeta = tm
 			if d.finishMeta(&o.ObjectMeta, false, p) {
 				d.objs.Nodes = append(d.objs.Nodes, Node{o, src})
 			}
 		}
 	case tm.APIVersion == "v1" && tm.Kind == "Secret":
-		if o, ok := decodeLenient[corev1.Secret](d, raw, p, dupErr); ok {
+		if o, ok := decodeLenient[corev1.Secret](d, in, p, dupErr); ok {
 			o.TypeMeta = tm
 			foldStringData(&o)
 			if d.finishMeta(&o.ObjectMeta, true, p) {
@@ -615,7 +724,7 @@ func (d *decoder) coreObject(raw []byte, tm metav1.TypeMeta, src Source, p Probl
 			}
 		}
 	case tm.APIVersion == "v1" && tm.Kind == "ConfigMap":
-		if o, ok := decodeLenient[corev1.ConfigMap](d, raw, p, dupErr); ok {
+		if o, ok := decodeLenient[corev1.ConfigMap](d, in, p, dupErr); ok {
 			o.TypeMeta = tm
 			if d.finishMeta(&o.ObjectMeta, true, p) {
 				d.objs.ConfigMaps = append(d.objs.ConfigMaps, ConfigMap{o, src})

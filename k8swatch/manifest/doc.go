@@ -18,6 +18,21 @@
 // values read the same way (YAML 1.1 booleans, case-sensitive field names,
 // no number-to-string coercion).
 //
+// Most documents take a faster road to the same result. A parser for the
+// YAML subset manifests are written in (fastyaml.go) reads a document into
+// a small tree in one pass, and the tree is decoded straight into the Go
+// types (fastdecode.go). A document outside the subset, and any value the
+// direct decoding does not reproduce exactly, goes the way described
+// above, so objects and problems never differ: FuzzFastYAML and
+// TestFastYAMLDifferential compare the two roads. The documents of all
+// files are decoded on every core.
+//
+// A document whose bytes did not change since one of the two previous
+// loads is not decoded again (cache.go): its objects and problems are
+// reused, relabelled with the document's current place. Such objects are
+// shared between the results of several loads, so callers must not modify
+// the objects they get.
+//
 // The six HTTP kinds of Traefik (package crd), in API group traefik.io or
 // the legacy traefik.containo.us, are decoded strictly: an unknown field,
 // a field name in the wrong case or a duplicate field makes the object an
