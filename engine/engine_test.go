@@ -432,3 +432,20 @@ func TestUpdateEndpoints(t *testing.T) {
 		t.Fatalf("only %d swaps ran", n)
 	}
 }
+
+// Entry points with the same routers share one compiled table.
+func TestEntryPointsShareTables(t *testing.T) {
+	static, err := ParseStatic([]string{"--entryPoints.a.address=:1", "--entryPoints.b.address=:2", "--entryPoints.c.address=:3"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	snap := lbSnap([]spec.Router{{Name: "all", Rule: "Host(`x`)", Service: "s"}, {Name: "only-c", Rule: "Host(`y`)", Service: "s", EntryPoints: []string{"c"}}},
+		map[string]string{"s": "http://127.0.0.1:1"})
+	rt, probs := Build(static, snap)
+	if len(probs) > 0 {
+		t.Fatal(probs)
+	}
+	if rt.entry["a"].table != rt.entry["b"].table || rt.entry["a"].table == rt.entry["c"].table {
+		t.Fatal("tables: a and b must share one, c has its own")
+	}
+}

@@ -273,10 +273,17 @@ func build(static *Static, snap *spec.Snapshot, ups *upstreams, reg *lb.Registry
 	}
 
 	defaults := defaultEntryPoints(static)
+	type compiledTable struct {
+		ids      []int // indices in snap.Routers
+		table    *compile.Table
+		problems []spec.Problem
+	}
+	var compiled []compiledTable
 	for name, ep := range static.EntryPoints {
 		for _, secure := range []bool{false, true} {
 			var routes []compile.Route
 			var routers []*routerRuntime
+			var ids []int
 			for i := range snap.Routers {
 				r := &snap.Routers[i]
 				eps := r.EntryPoints
@@ -301,12 +308,25 @@ func build(static *Static, snap *spec.Snapshot, ups *upstreams, reg *lb.Registry
 				}
 				routes = append(routes, compile.Route{Name: r.Name, Rule: r.Rule, Priority: r.Priority, Syntax: compile.ParseSyntax(r.Syntax)})
 				routers = append(routers, &routerRuntime{r: r, service: sv, options: options})
+				ids = append(ids, i)
 			}
 			var er *entryRuntime
+			// Entry points with the same routers (routers without
+			// entryPoints are on every default one) share one table.
+			shared := -1
+			for j, c := range compiled {
+				if slices.Equal(c.ids, ids) {
+					shared = j
+					break
+				}
+			}
 			if old := prev.entryFor(name, secure); reuse && old != nil && len(old.routers) == len(routers) {
 				er = &entryRuntime{table: old.table, routers: routers, problems: old.problems}
 				problems = append(problems, old.problems...)
 				rt.Compiled = false
+			} else if shared >= 0 {
+				c := compiled[shared]
+				er = &entryRuntime{table: c.table, routers: routers, problems: c.problems}
 			} else {
 				table, probs := compile.Compile(routes)
 				var tableProblems []spec.Problem
@@ -319,6 +339,7 @@ func build(static *Static, snap *spec.Snapshot, ups *upstreams, reg *lb.Registry
 				}
 				problems = append(problems, tableProblems...)
 				er = &entryRuntime{table: table, routers: routers, problems: tableProblems}
+				compiled = append(compiled, compiledTable{ids: ids, table: table, problems: tableProblems})
 			}
 			if secure {
 				er.hostOptions, er.optionProblems = hostOptions(name, routers)
