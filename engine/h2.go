@@ -59,6 +59,7 @@ func h2Handler(handler fasthttp.RequestHandler) http.Handler {
 		conn, _ := r.Context().Value(connKey{}).(net.Conn)
 		ctx := ctxPool.Get().(*fasthttp.RequestCtx)
 		defer func() {
+			ctx.ResetUserValues()
 			ctx.Request.Reset()
 			ctx.Response.Reset()
 			ctxPool.Put(ctx)
@@ -80,8 +81,12 @@ func h2Handler(handler fasthttp.RequestHandler) http.Handler {
 			}
 			req.SetBodyStream(r.Body, n)
 		}
+		stream := &h2Stream{w: w, r: r}
+		ctx.SetUserValue(h2StreamKey{}, stream)
 		handler(ctx)
-		writeH2Response(w, &ctx.Response)
+		if !stream.done {
+			writeH2Response(w, &ctx.Response)
+		}
 	})
 }
 
@@ -105,7 +110,9 @@ func writeH2Response(w http.ResponseWriter, resp *fasthttp.Response) {
 	}
 	w.WriteHeader(resp.StatusCode())
 	if !resp.IsBodyStream() {
-		w.Write(resp.Body())
+		if len(resp.Body()) > 0 { // none: a headers-only (trailers-only) answer
+			w.Write(resp.Body())
+		}
 		return
 	}
 	defer resp.CloseBodyStream()

@@ -299,6 +299,9 @@ func forward(ctx *fasthttp.RequestCtx, st *reqState, u *upstream, passHost bool)
 	if te := h.Peek("Te"); len(te) > 0 && !equalFoldBytes(te, "trailers") {
 		h.Del("Te")
 	}
+	if u.rt != nil {
+		return forwardStd(ctx, st, u)
+	}
 
 	err := u.hc.Do(req, &ctx.Response)
 	if err != nil {
@@ -351,6 +354,10 @@ func errorStatus(err error) int {
 
 // writeError answers with the bare status text, as Traefik's proxy does.
 func writeError(ctx *fasthttp.RequestCtx, status int) {
+	if isGRPC(ctx) {
+		grpcError(ctx, status)
+		return
+	}
 	ctx.Response.Reset()
 	ctx.SetStatusCode(status)
 	ctx.Response.Header.SetContentType(textPlain)

@@ -4,6 +4,7 @@ import (
 	"crypto/tls"
 	"fmt"
 	"net"
+	"net/http"
 	"net/url"
 	"reflect"
 	"slices"
@@ -219,7 +220,7 @@ func (s *Server) Runtime() *Runtime { return s.rt.Load() }
 // Build compiles a snapshot for the entry points of static without serving
 // it, for tools (explain, check): the same tables and problems as Apply.
 func Build(static *Static, snap *spec.Snapshot) (*Runtime, []spec.Problem) {
-	return build(static, snap, newUpstreams(), lb.NewRegistry(), nil)
+	return build(static, snap, newUpstreams(nil), lb.NewRegistry(), nil)
 }
 
 // build compiles a snapshot for the entry points of static. Upstream
@@ -421,15 +422,22 @@ func defaultEntryPoints(static *Static) []string {
 type upstream struct {
 	url      string
 	hostPort string
+	tls      *tls.Config // for https upstreams
 	hc       *fasthttp.HostClient
+	// rt, for h2c and https upstreams, is net/http's transport: HTTP/2
+	// (prior knowledge for h2c, by ALPN for https) with trailers and
+	// immediate flushing, which gRPC needs. HTTP/1.1 upstreams use hc.
+	rt   *http.Transport
+	base string // "http://host:port" or "https://host:port", for rt
 }
 
 type upstreams struct {
-	mu sync.Mutex
-	m  map[string]*upstream
+	mu  sync.Mutex
+	m   map[string]*upstream
+	tls *tls.Config // serversTransport: roots and verification for https upstreams
 }
 
-func newUpstreams() *upstreams { return &upstreams{m: map[string]*upstream{}} }
+func newUpstreams(t *tls.Config) *upstreams { return &upstreams{m: map[string]*upstream{}, tls: t} }
 
 func (u *upstreams) get(rawURL string) (*upstream, error) {
 	u.mu.Lock()
@@ -449,10 +457,11 @@ func (u *upstreams) get(rawURL string) (*upstream, error) {
 		}
 		host = net.JoinHostPort(p.Hostname(), port)
 	}
-	up := &upstream{url: rawURL, hostPort: host, hc: &fasthttp.HostClient{
+	tlsCfg := u.tls.Clone()
+	up := &upstream{url: rawURL, hostPort: host, tls: tlsCfg, hc: &fasthttp.HostClient{
 		Addr:                          host,
 		IsTLS:                         p.Scheme == "https",
-		TLSConfig:                     &tls.Config{InsecureSkipVerify: false},
+		TLSConfig:                     tlsCfg,
 		StreamResponseBody:            true,
 		DisablePathNormalizing:        true,
 		NoDefaultUserAgentHeader:      true,
@@ -464,6 +473,27 @@ func (u *upstreams) get(rawURL string) (*upstream, error) {
 		WriteBufferSize:               32 << 10,
 		MaxIdemponentCallAttempts:     2, // one retry of an idempotent request on a dead pooled connection
 	}}
+	switch p.Scheme {
+	case "h2c", "https":
+		var protos http.Protocols
+		up.base = "https://" + host
+		if p.Scheme == "h2c" {
+			protos.SetUnencryptedHTTP2(true)
+			up.base = "http://" + host
+		} else {
+			protos.SetHTTP1(true)
+			protos.SetHTTP2(true)
+		}
+		up.rt = &http.Transport{
+			Protocols:           &protos,
+			TLSClientConfig:     tlsCfg,
+			DialContext:         (&net.Dialer{Timeout: 30 * time.Second, KeepAlive: 30 * time.Second}).DialContext,
+			MaxIdleConnsPerHost: 200, // Traefik's serversTransport.maxIdleConnsPerHost
+			IdleConnTimeout:     90 * time.Second,
+			DisableCompression:  true,
+			HTTP2:               &http.HTTP2Config{SendPingTimeout: 0, PingTimeout: 15 * time.Second},
+		}
+	}
 	u.m[rawURL] = up
 	return up, nil
 }
@@ -481,6 +511,9 @@ func (u *upstreams) sweep(rt *Runtime) {
 	for k, up := range u.m {
 		if !live[k] {
 			up.hc.CloseIdleConnections()
+			if up.rt != nil {
+				up.rt.CloseIdleConnections()
+			}
 			delete(u.m, k)
 		}
 	}

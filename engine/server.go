@@ -5,6 +5,7 @@ package engine
 
 import (
 	"context"
+	"crypto/tls"
 	"errors"
 	"fmt"
 	"github.com/edgeroute/edgeroute/tlsmux"
@@ -72,8 +73,14 @@ type listener struct {
 // NewServer prepares a server; it listens only when Listen is called, after
 // the first configuration has been applied.
 func NewServer(static *Static, log *slog.Logger) *Server {
-	s := &Server{static: static, log: log.With("component", "engine"), ups: newUpstreams(), reg: lb.NewRegistry(),
+	s := &Server{static: static, log: log.With("component", "engine"), reg: lb.NewRegistry(),
 		stores: map[string]*tlsmux.Store{}}
+	upTLS, err := static.ServersTransport.UpstreamTLS()
+	if err != nil {
+		s.storeErr = err
+		upTLS = &tls.Config{}
+	}
+	s.ups = newUpstreams(upTLS)
 	for name := range static.EntryPoints {
 		st, err := tlsmux.NewStore()
 		if err != nil {

@@ -109,6 +109,10 @@ func (s *lbService) observe(ep *lb.Endpoint, ok bool) {
 
 // noServer is Traefik's answer when a balancer has no usable server.
 func noServer(ctx *fasthttp.RequestCtx) {
+	if isGRPC(ctx) {
+		grpcError(ctx, fasthttp.StatusServiceUnavailable)
+		return
+	}
 	ctx.Response.Header.SetContentType(textPlain)
 	ctx.SetStatusCode(fasthttp.StatusServiceUnavailable)
 	ctx.SetBody(body503)

@@ -1,6 +1,8 @@
 package engine
 
 import (
+	"crypto/tls"
+	"crypto/x509"
 	"errors"
 	"fmt"
 	"net"
@@ -43,9 +45,43 @@ type Static struct {
 	AllowExternalNameServices bool
 	AllowEmptyServices        bool
 	NativeLBByDefault         bool
+	// ServersTransport is the static serversTransport: how https
+	// upstreams are verified (the per-service ServersTransport CRD is not
+	// supported yet).
+	ServersTransport ServersTransport
 	// GraceTimeout bounds the drain on SIGTERM
 	// (entryPoints.NAME.transport.lifeCycle.graceTimeOut).
 	GraceTimeout time.Duration
+}
+
+// ServersTransport is serversTransport.{rootCAs,insecureSkipVerify}.
+type ServersTransport struct {
+	RootCAs            []string // PEM files added to the system roots
+	InsecureSkipVerify bool
+}
+
+// UpstreamTLS is the TLS client configuration of https upstreams: the
+// system roots plus RootCAs.
+func (t ServersTransport) UpstreamTLS() (*tls.Config, error) {
+	cfg := &tls.Config{InsecureSkipVerify: t.InsecureSkipVerify}
+	if len(t.RootCAs) == 0 {
+		return cfg, nil
+	}
+	pool, err := x509.SystemCertPool()
+	if err != nil {
+		pool = x509.NewCertPool()
+	}
+	for _, f := range t.RootCAs {
+		pem, err := os.ReadFile(f)
+		if err != nil {
+			return nil, fmt.Errorf("serversTransport.rootCAs: %w", err)
+		}
+		if !pool.AppendCertsFromPEM(pem) {
+			return nil, fmt.Errorf("serversTransport.rootCAs: %s holds no PEM certificate", f)
+		}
+	}
+	cfg.RootCAs = pool
+	return cfg, nil
 }
 
 // KubeOptions are the kubernetesCRD provider's connection options, with
@@ -329,6 +365,12 @@ func (s *Static) set(key, val string) error {
 	case key == "providers.kubernetescrd.nativelbbydefault":
 		s.Kube.set = true
 		return boolean(&s.NativeLBByDefault)
+	case key == "serverstransport.rootcas":
+		s.ServersTransport.RootCAs = splitList(val)
+		_, err := s.ServersTransport.UpstreamTLS()
+		return err
+	case key == "serverstransport.insecureskipverify":
+		return boolean(&s.ServersTransport.InsecureSkipVerify)
 	case key == "ping":
 		return boolean(&s.Ping)
 	case key == "metrics.prometheus":

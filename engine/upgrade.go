@@ -29,7 +29,9 @@ func upgrade(ctx *fasthttp.RequestCtx, st *reqState, u *upstream, passHost bool)
 	}
 	if u.hc.IsTLS {
 		host, _, _ := net.SplitHostPort(u.hostPort)
-		tc := tls.Client(conn, &tls.Config{ServerName: host})
+		cfg := u.tls.Clone()
+		cfg.ServerName = host
+		tc := tls.Client(conn, cfg)
 		if err := tc.Handshake(); err != nil {
 			conn.Close()
 			writeError(ctx, fasthttp.StatusBadGateway)

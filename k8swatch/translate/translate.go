@@ -546,10 +546,8 @@ func servicePort(svc *corev1.Service, p intstr.IntOrString) (corev1.ServicePort,
 // for port 443 or a port name starting with "https", else http.
 func protocol(scheme, portName string, port int32) (string, error) {
 	switch scheme {
-	case "http", "https":
+	case "http", "https", "h2c":
 		return scheme, nil
-	case "h2c":
-		return "", errors.New("scheme h2c is not supported by edgeroute yet")
 	case "":
 		if port == 443 || strings.HasPrefix(portName, "https") {
 			return "https", nil

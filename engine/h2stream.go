@@ -1,0 +1,82 @@
+package engine
+
+import (
+	"bytes"
+	"net/http"
+
+	"github.com/valyala/fasthttp"
+)
+
+// h2Stream is the HTTP/2 front door's stream of a request, so that an
+// upstream answer read with net/http (h2c, https) is relayed to the
+// client directly, trailers included, without a detour through
+// fasthttp's response.
+type h2Stream struct {
+	w    http.ResponseWriter
+	r    *http.Request
+	done bool // the response was relayed
+}
+
+type h2StreamKey struct{}
+
+func h2StreamOf(ctx *fasthttp.RequestCtx) *h2Stream {
+	s, _ := ctx.UserValue(h2StreamKey{}).(*h2Stream)
+	return s
+}
+
+// relay writes resp to the stream: headers, the body flushed after every
+// read (a gRPC message must not wait in a buffer), then the trailers.
+func (s *h2Stream) relay(resp *http.Response) {
+	defer resp.Body.Close()
+	s.done = true
+	hdr := s.w.Header()
+	for k, vs := range resp.Header {
+		if !h2Forbidden[k] {
+			hdr[k] = vs
+		}
+	}
+	s.w.WriteHeader(resp.StatusCode)
+	f, _ := s.w.(http.Flusher)
+	buf := make([]byte, 32<<10)
+	for {
+		n, err := resp.Body.Read(buf)
+		if n > 0 {
+			if _, werr := s.w.Write(buf[:n]); werr != nil {
+				return
+			}
+			if f != nil {
+				f.Flush()
+			}
+		}
+		if err != nil {
+			break
+		}
+	}
+	// Trailers are known only now; the prefix sends undeclared ones.
+	for k, vs := range resp.Trailer {
+		hdr[http.TrailerPrefix+k] = vs
+	}
+}
+
+// isGRPC tells a gRPC request by its content type.
+func isGRPC(ctx *fasthttp.RequestCtx) bool {
+	return bytes.HasPrefix(ctx.Request.Header.ContentType(), []byte("application/grpc"))
+}
+
+// grpcError answers a gRPC request the proxy cannot serve the way gRPC
+// clients understand: HTTP 200 with grpc-status and grpc-message (sent as
+// a trailers-only response on HTTP/2).
+func grpcError(ctx *fasthttp.RequestCtx, status int) {
+	code := "14" // UNAVAILABLE: no server, refused, reset
+	switch status {
+	case fasthttp.StatusGatewayTimeout:
+		code = "4" // DEADLINE_EXCEEDED
+	case fasthttp.StatusInternalServerError:
+		code = "13" // INTERNAL
+	}
+	ctx.Response.Reset()
+	ctx.SetStatusCode(fasthttp.StatusOK)
+	ctx.Response.Header.SetContentType("application/grpc")
+	ctx.Response.Header.Set("Grpc-Status", code)
+	ctx.Response.Header.Set("Grpc-Message", fasthttp.StatusMessage(status))
+}
