@@ -330,3 +330,37 @@ func TestH2C(t *testing.T) {
 		t.Fatalf("HTTP/1.1 after h2c: %d %q", code, body)
 	}
 }
+
+// Routers of one host asking for different TLS options: the host gets
+// the default options and each router a warning, as in Traefik.
+func TestTLSOptionsConflict(t *testing.T) {
+	static, err := ParseStatic([]string{"--entryPoints.web.address=:1"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	snap := lbSnap([]spec.Router{
+		{Name: "one", Rule: "Host(`a.test`) && Path(`/1`)", Service: "s", TLS: &spec.RouterTLS{Options: "strict"}},
+		{Name: "two", Rule: "Host(`a.test`) && Path(`/2`)", Service: "s", TLS: &spec.RouterTLS{Options: spec.DefaultTLSOptions}},
+		{Name: "three", Rule: "Host(`b.test`)", Service: "s", TLS: &spec.RouterTLS{Options: "strict"}},
+		{Name: "four", Rule: "PathPrefix(`/`)", Service: "s", TLS: &spec.RouterTLS{Options: "strict"}},
+		{Name: "five", Rule: "Host(`c.test`)", Service: "s", TLS: &spec.RouterTLS{Options: "missing"}},
+	}, map[string]string{"s": "http://127.0.0.1:1"})
+	snap.TLS = &spec.TLS{Options: map[string]*spec.TLSOptions{"strict": {MinVersion: tls.VersionTLS13}}}
+	rt, probs := Build(static, snap)
+	m := rt.secure["web"].hostOptions
+	if m["a.test"] != spec.DefaultTLSOptions || m["b.test"] != "strict" {
+		t.Fatalf("host options: %v", m)
+	}
+	var all []string
+	for _, p := range probs {
+		all = append(all, p.Error())
+	}
+	joined := strings.Join(all, "\n")
+	for _, want := range []string{"router one: host a.test has routers with different TLS options",
+		"router two: host a.test has routers with different TLS options",
+		"router four: its rule names no Host()", `router five: TLS options "missing" do not exist`} {
+		if !strings.Contains(joined, want) {
+			t.Errorf("missing problem %q in:\n%s", want, joined)
+		}
+	}
+}
