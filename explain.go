@@ -112,7 +112,11 @@ func runExplain(args []string, out io.Writer) int {
 
 	snap := k8swatch.NewDir(static.ManifestsDir, providerOptions(static), nil).Load()
 	rt, buildProblems := engine.Build(static, snap)
+	// An https:// URL is a request on a TLS connection: TLS routers only.
 	table, routers := rt.Table(entryPoint)
+	if u.Scheme == "https" {
+		table, routers = rt.TLSTable(entryPoint)
+	}
 	req, err := compile.NewRequest(method, target, headers, ip, static.EntryPoints[entryPoint].SanitizePath)
 	if err != nil {
 		fmt.Fprintf(out, "%s %s: answered 400 Bad Request at the entry point: %v\n", method, rawURL, err)
@@ -123,10 +127,21 @@ func runExplain(args []string, out io.Writer) int {
 	if asJSON {
 		return writeExplainJSON(out, method, rawURL, entryPoint, req, x, routers, snap, problems)
 	}
-	fmt.Fprintf(out, "request:     %s %s on entry point %s\n", method, rawURL, entryPoint)
+	conn := "plain HTTP"
+	if u.Scheme == "https" {
+		conn = "TLS"
+	}
+	fmt.Fprintf(out, "request:     %s %s on entry point %s (%s routers)\n", method, rawURL, entryPoint, conn)
 	fmt.Fprintf(out, "             host %q, routing path %q, client %s\n", req.Host, req.Path, ip)
 	if x.Winner < 0 {
 		fmt.Fprintf(out, "result:      404 page not found: no router matches\n")
+		if u.Scheme != "https" {
+			if tt, trs := rt.TLSTable(entryPoint); tt != nil {
+				if i := tt.Match(req); i >= 0 {
+					fmt.Fprintf(out, "note:        router %s (with tls) would take it on a TLS connection (https://)\n", trs[i].Name)
+				}
+			}
+		}
 	} else {
 		r := routers[x.Winner]
 		fmt.Fprintf(out, "result:      router %s -> service %s\n", r.Name, r.Service)

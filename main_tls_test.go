@@ -132,3 +132,27 @@ spec:
 		t.Fatalf("h2load did not negotiate h2:\n%s", out)
 	}
 }
+
+// explain takes an https:// URL as a request on a TLS connection, and
+// points a plain request that only a TLS router matches at it.
+func TestExplainTLS(t *testing.T) {
+	dir := t.TempDir()
+	manifests(t, dir, map[string]int{"whoami-a": 9001}, `apiVersion: traefik.io/v1alpha1
+kind: IngressRoute
+metadata: {name: secure, namespace: default}
+spec:
+  routes:
+    - match: Host(`+"`a.test`"+`)
+      services: [{name: whoami-a, port: 80}]
+  tls: {}
+`)
+	for url, want := range map[string]string{
+		"https://a.test/": "result:      router default-secure-",
+		"http://a.test/":  "(with tls) would take it on a TLS connection",
+	} {
+		out, err := exec.Command(binary, "explain", "--providers.manifests.directory="+dir, "GET", url).CombinedOutput()
+		if err != nil || !strings.Contains(string(out), want) {
+			t.Errorf("explain %s: %v, want %q in:\n%s", url, err, want, out)
+		}
+	}
+}

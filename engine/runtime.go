@@ -138,7 +138,15 @@ func (rt *Runtime) Snapshot() *spec.Snapshot { return rt.snapshot }
 // Table returns the compiled table of an entry point and its routers, in
 // the table's input order (for explain).
 func (rt *Runtime) Table(entryPoint string) (*compile.Table, []*spec.Router) {
-	e := rt.entry[entryPoint]
+	return rt.tableOf(rt.entry[entryPoint])
+}
+
+// TLSTable is Table for the entry point's TLS connections.
+func (rt *Runtime) TLSTable(entryPoint string) (*compile.Table, []*spec.Router) {
+	return rt.tableOf(rt.secure[entryPoint])
+}
+
+func (rt *Runtime) tableOf(e *entryRuntime) (*compile.Table, []*spec.Router) {
 	if e == nil {
 		return nil, nil
 	}
