@@ -49,14 +49,17 @@ bench:
 	$(GO) test -run='^$$' -bench=. -benchmem -benchtime=$(BENCHTIME) -count=$(COUNT) ./compile/...
 
 # The load harness: edgeroute, nginx and HAProxy side by side (installs wrk,
-# nginx and haproxy from Debian when missing). Loopback only.
+# nginx and haproxy from Debian when missing; for the TLS modes h2load and
+# openssl). MODE: http (default), https, handshake, h2, comma-separated.
+# Loopback only.
 N        ?= 1,1000,10000,100000
 VARIANT  ?= simple,mixed
 ROUNDS   ?= 3
 DURATION ?= 10s
 CONNS    ?= 64
+MODE     ?= http
 bench-load: build
-	$(GO) run ./bench/load -n $(N) -variant $(VARIANT) -rounds $(ROUNDS) -duration $(DURATION) -conns $(CONNS)
+	$(GO) run ./bench/load -n $(N) -variant $(VARIANT) -rounds $(ROUNDS) -duration $(DURATION) -conns $(CONNS) -mode $(MODE)
 
 # Every native fuzz target, FUZZTIME each: `make fuzz FUZZTIME=1m`.
 fuzz:

@@ -7,7 +7,11 @@
 // the same round. Proxies run in interleaved rounds so that drift on a shared
 // machine hits all of them alike. Everything listens on 127.0.0.1 only.
 //
+// -mode chooses the scenarios: http (the default, plain HTTP/1.1 keep-alive)
+// and the TLS ones, https, handshake and h2, described in tls.go.
+//
 //	go run ./bench/load -n 1,1000,10000 -variant simple,mixed -rounds 3 -duration 10s -conns 64
+//	go run ./bench/load -mode https,handshake,h2 -n 1,1000 -variant simple
 package main
 
 import (
@@ -43,9 +47,22 @@ func main() {
 		conns    = flag.Int("conns", 64, "keep-alive connections")
 		targets  = flag.String("targets", "edgeroute,nginx,haproxy", "proxies to measure")
 		binary   = flag.String("edgeroute", "bin/edgeroute", "edgeroute binary")
+		modes    = flag.String("mode", "http", "scenarios, comma-separated: http (plain keep-alive), https (TLS keep-alive), handshake (a full TLS handshake per request), h2 (HTTP/2 over TLS with h2load, one route)")
+		streams  = flag.Int("streams", 10, "h2: concurrent streams per connection (h2load -m)")
 	)
 	flag.Parse()
-	if err := ensureTools(strings.Split(*targets, ",")); err != nil {
+	tlsModes := false
+	for _, m := range strings.Split(*modes, ",") {
+		switch m {
+		case "http":
+		case "https", "handshake", "h2":
+			tlsModes = true
+		default:
+			fmt.Fprintf(os.Stderr, "load: unknown mode %q (http, https, handshake, h2)\n", m)
+			os.Exit(2)
+		}
+	}
+	if err := ensureTools(strings.Split(*targets, ","), tlsModes); err != nil {
 		fmt.Fprintln(os.Stderr, "load:", err)
 		os.Exit(1)
 	}
@@ -54,6 +71,12 @@ func main() {
 		panic(err)
 	}
 	defer os.RemoveAll(work)
+	var cert *benchCert
+	if tlsModes {
+		if cert, err = newBenchCert(work); err != nil {
+			panic(err)
+		}
+	}
 
 	upPort := freePort()
 	self, _ := os.Executable()
@@ -70,49 +93,86 @@ func main() {
 	for _, variant := range strings.Split(*variants, ",") {
 		for _, nStr := range strings.Split(*ns, ",") {
 			n, _ := strconv.Atoi(nStr)
-			sc := &scenario{variant: variant, n: n, upPort: upPort, dir: filepath.Join(work, fmt.Sprintf("%s-%d", variant, n))}
+			sc := &scenario{variant: variant, n: n, upPort: upPort, dir: filepath.Join(work, fmt.Sprintf("%s-%d", variant, n)), cert: cert}
 			if err := sc.generate(); err != nil {
 				panic(err)
 			}
 			for r := 1; r <= *rounds; r++ {
-				var nginxRPS float64
-				for _, target := range strings.Split(*targets, ",") {
-					res, err := sc.measure(target, *binary, *duration, *conns)
-					if err != nil {
-						fmt.Fprintf(os.Stderr, "%s %s n=%d: %v\n", target, variant, n, err)
-						continue
+				for _, mode := range strings.Split(*modes, ",") {
+					var nginxRPS float64
+					for _, target := range strings.Split(*targets, ",") {
+						var res row
+						var err error
+						if mode == "http" {
+							res, err = sc.measure(target, *binary, *duration, *conns)
+						} else {
+							res, err = sc.measureTLS(mode, target, *binary, *duration, *conns, *streams)
+						}
+						if err != nil {
+							fmt.Fprintf(os.Stderr, "%s %s %s n=%d: %v\n", target, mode, variant, n, err)
+							continue
+						}
+						res.mode, res.round = mode, r
+						if target == "nginx" {
+							nginxRPS = res.perCore
+						}
+						rows = append(rows, res)
+						fmt.Fprintln(os.Stderr, res.format(0))
 					}
-					res.round = r
-					if target == "nginx" {
-						nginxRPS = res.perCore
-					}
-					rows = append(rows, res)
-					fmt.Fprintln(os.Stderr, res.line(0))
-				}
-				for i := range rows {
-					if rows[i].variant == variant && rows[i].n == n && rows[i].round == r && nginxRPS > 0 {
-						rows[i].ratio = rows[i].perCore / nginxRPS
+					for i := range rows {
+						if rows[i].mode == mode && rows[i].variant == variant && rows[i].n == n && rows[i].round == r && nginxRPS > 0 {
+							rows[i].ratio = rows[i].perCore / nginxRPS
+						}
 					}
 				}
 			}
 		}
 	}
-	fmt.Println(header)
-	for _, r := range rows {
-		fmt.Println(r.line(r.ratio))
+	// Plain HTTP rows in the original table, TLS rows in their own.
+	for _, tlsTable := range []bool{false, true} {
+		first := true
+		for _, r := range rows {
+			if (r.mode != "http") != tlsTable {
+				continue
+			}
+			if first {
+				if tlsTable {
+					fmt.Println(tlsHeader)
+				} else {
+					fmt.Println(header)
+				}
+				first = false
+			}
+			fmt.Println(r.format(r.ratio))
+		}
+	}
+	if tlsModes {
+		fmt.Println(tlsNotes)
 	}
 }
 
 const header = "variant  routes   round target     req/s    req/s/core  x nginx  p50ms   p99ms   p99.9ms  RSS MiB  ready ms  flags"
 
 type row struct {
+	mode            string // http, https, handshake or h2
 	variant, target string
 	n, round        int
 	rps, perCore    float64
+	requests        float64 // answers counted by the load generator
 	p50, p99, p999  float64
+	mean            float64 // TLS modes: mean latency, ms
 	rssMiB, readyMs float64
 	ratio           float64
 	contended       bool
+	busy            float64 // TLS modes: the proxy's CPU time over the duration
+}
+
+// format prints r in the table of its mode.
+func (r row) format(ratio float64) string {
+	if r.mode == "http" {
+		return r.line(ratio)
+	}
+	return r.tlsLine(ratio)
 }
 
 func (r row) line(ratio float64) string {
@@ -134,9 +194,10 @@ type scenario struct {
 	n       int
 	upPort  int
 	dir     string
-	hosts   []string // request Host for route i
-	paths   []string // request path for route i
-	headers []string // extra request header for route i ("" for none)
+	cert    *benchCert // non-nil: also write the TLS configurations
+	hosts   []string   // request Host for route i
+	paths   []string   // request path for route i
+	headers []string   // extra request header for route i ("" for none)
 	methods []string
 }
 
@@ -144,7 +205,7 @@ func (sc *scenario) generate() error {
 	if err := os.MkdirAll(filepath.Join(sc.dir, "manifests"), 0o755); err != nil {
 		return err
 	}
-	var ir, ngx, hap strings.Builder
+	var ir strings.Builder
 	fmt.Fprintf(&ir, `apiVersion: v1
 kind: Service
 metadata: {name: upstream, namespace: bench}
@@ -199,7 +260,45 @@ spec:
 	if err := os.WriteFile(filepath.Join(sc.dir, "manifests", "bench.yaml"), []byte(ir.String()), 0o644); err != nil {
 		return err
 	}
-	// nginx: one server block per host; server_names_hash sized for N.
+	if sc.cert != nil {
+		if err := sc.writeTLSManifests(ir.String()); err != nil {
+			return err
+		}
+	}
+	hosts := make([]string, 0, len(ngxHosts))
+	for h := range ngxHosts {
+		hosts = append(hosts, h)
+	}
+	sort.Strings(hosts)
+	if err := sc.writeNginx("nginx.conf.tmpl", hosts, ngxHosts, false); err != nil {
+		return err
+	}
+	if sc.cert != nil {
+		if err := sc.writeNginx("nginx-tls.conf.tmpl", hosts, ngxHosts, true); err != nil {
+			return err
+		}
+	}
+	// HAProxy: a map from host (and, for mixed, host + path prefix) to backend.
+	if err := os.WriteFile(filepath.Join(sc.dir, "routes.map"), []byte(strings.Join(hapLines, "\n")+"\n"), 0o644); err != nil {
+		return err
+	}
+	if err := sc.writeHAProxy("haproxy.cfg.tmpl", false); err != nil {
+		return err
+	}
+	if sc.cert != nil {
+		return sc.writeHAProxy("haproxy-tls.cfg.tmpl", true)
+	}
+	return nil
+}
+
+// writeNginx writes nginx's configuration: one server block per host,
+// server_names_hash sized for N. With TLS, every listen is TLS and h2.
+func (sc *scenario) writeNginx(name string, hosts []string, ngxHosts map[string][]string, withTLS bool) error {
+	var ngx strings.Builder
+	listen, keepalive := "", 128
+	if withTLS {
+		listen, keepalive = " "+nginxTLSListen, 1024
+	}
 	fmt.Fprintf(&ngx, `worker_processes 1;
 daemon off;
 pid %[1]s/nginx.pid;
@@ -209,31 +308,26 @@ http {
   access_log off;
   server_names_hash_max_size %[2]d;
   server_names_hash_bucket_size 128;
-  upstream up { server 127.0.0.1:%[3]d; keepalive 128; }
+  upstream up { server 127.0.0.1:%[3]d; keepalive %[4]d; }
   proxy_http_version 1.1;
   proxy_set_header Connection "";
   proxy_set_header Host $host;
   proxy_set_header X-Forwarded-For $proxy_add_x_forwarded_for;
   proxy_set_header X-Real-IP $remote_addr;
   client_body_temp_path %[1]s; proxy_temp_path %[1]s; fastcgi_temp_path %[1]s; uwsgi_temp_path %[1]s; scgi_temp_path %[1]s;
-  server { listen 127.0.0.1:__PORT__ default_server; return 404; }
-`, sc.dir, max(1024, 2*len(ngxHosts)), sc.upPort)
-	hosts := make([]string, 0, len(ngxHosts))
-	for h := range ngxHosts {
-		hosts = append(hosts, h)
-	}
-	sort.Strings(hosts)
+%[5]s  server { listen 127.0.0.1:__PORT__%[6]s default_server; return 404; }
+`, sc.dir, max(1024, 2*len(ngxHosts)), sc.upPort, keepalive, sc.nginxTLS(withTLS), listen)
 	for _, h := range hosts {
-		fmt.Fprintf(&ngx, "  server { listen 127.0.0.1:__PORT__; server_name %s; %s }\n", h, strings.Join(ngxHosts[h], " "))
+		fmt.Fprintf(&ngx, "  server { listen 127.0.0.1:__PORT__%s; server_name %s; %s }\n", listen, h, strings.Join(ngxHosts[h], " "))
 	}
 	ngx.WriteString("}\n")
-	if err := os.WriteFile(filepath.Join(sc.dir, "nginx.conf.tmpl"), []byte(ngx.String()), 0o644); err != nil {
-		return err
-	}
-	// HAProxy: a map from host (and, for mixed, host + path prefix) to backend.
-	if err := os.WriteFile(filepath.Join(sc.dir, "routes.map"), []byte(strings.Join(hapLines, "\n")+"\n"), 0o644); err != nil {
-		return err
-	}
+	return os.WriteFile(filepath.Join(sc.dir, name), []byte(ngx.String()), 0o644)
+}
+
+// writeHAProxy writes HAProxy's configuration. With TLS, the frontend
+// binds TLS with ALPN h2 and http/1.1.
+func (sc *scenario) writeHAProxy(name string, withTLS bool) error {
+	var hap strings.Builder
 	lookup := `use_backend %[req.hdr(host),lower,map(` + sc.dir + `/routes.map)]`
 	if sc.variant == "mixed" {
 		// Host and path prefix: the key is host + path, matched by prefix.
@@ -243,14 +337,14 @@ http {
 	fmt.Fprintf(&hap, `global
   nbthread 1
   maxconn 4096
-defaults
+%sdefaults
   mode http
   timeout connect 5s
   timeout client 60s
   timeout server 60s
   option http-keep-alive
 frontend fe
-  bind 127.0.0.1:__PORT__
+  bind 127.0.0.1:__PORT__%s
   http-request set-var(txn.pfx) path
   %s
   default_backend notfound
@@ -259,31 +353,40 @@ backend up
   server s1 127.0.0.1:%d
 backend notfound
   http-request deny deny_status 404
-`, lookup, sc.upPort)
-	return os.WriteFile(filepath.Join(sc.dir, "haproxy.cfg.tmpl"), []byte(hap.String()), 0o644)
+`, sc.haproxyTLSGlobal(withTLS), sc.haproxyTLSBind(withTLS), lookup, sc.upPort)
+	return os.WriteFile(filepath.Join(sc.dir, name), []byte(hap.String()), 0o644)
 }
 
 // start launches a proxy pinned to CPU 0 and returns it with its port.
-func (sc *scenario) start(target, binary string) (*exec.Cmd, int, error) {
+// withTLS chooses the TLS configurations (see tls.go).
+func (sc *scenario) start(target, binary string, withTLS bool) (*exec.Cmd, int, error) {
 	port := freePort()
+	manifests, nginxConf, haproxyConf := "manifests", "nginx.conf", "haproxy.cfg"
+	if withTLS {
+		manifests, nginxConf, haproxyConf = "manifests-tls", "nginx-tls.conf", "haproxy-tls.cfg"
+	}
 	var cmd *exec.Cmd
 	switch target {
 	case "edgeroute":
 		cmd = exec.Command("taskset", "-c", "0", binary, fmt.Sprintf("--entryPoints.web.address=127.0.0.1:%d", port),
-			"--providers.manifests.directory="+filepath.Join(sc.dir, "manifests"))
+			"--providers.manifests.directory="+filepath.Join(sc.dir, manifests))
 		cmd.Env = append(os.Environ(), "GOMAXPROCS=1")
 	case "nginx":
-		conf := filepath.Join(sc.dir, "nginx.conf")
-		if err := fill(filepath.Join(sc.dir, "nginx.conf.tmpl"), conf, port); err != nil {
+		conf := filepath.Join(sc.dir, nginxConf)
+		if err := fill(filepath.Join(sc.dir, nginxConf+".tmpl"), conf, port); err != nil {
 			return nil, 0, err
 		}
 		cmd = exec.Command("taskset", "-c", "0", "nginx", "-c", conf, "-e", filepath.Join(sc.dir, "nginx-error.log"))
 	case "haproxy":
-		conf := filepath.Join(sc.dir, "haproxy.cfg")
-		if err := fill(filepath.Join(sc.dir, "haproxy.cfg.tmpl"), conf, port); err != nil {
+		conf := filepath.Join(sc.dir, haproxyConf)
+		if err := fill(filepath.Join(sc.dir, haproxyConf+".tmpl"), conf, port); err != nil {
 			return nil, 0, err
 		}
 		cmd = exec.Command("taskset", "-c", "0", "haproxy", "-f", conf)
+		if withTLS {
+			// HAProxy 2.6 cannot turn TLS 1.3 tickets off itself.
+			cmd.Env = append(os.Environ(), "OPENSSL_CONF="+sc.cert.opensslConf)
+		}
 	default:
 		return nil, 0, fmt.Errorf("unknown target %q", target)
 	}
@@ -305,7 +408,7 @@ func fill(tmpl, out string, port int) error {
 func (sc *scenario) measure(target, binary string, d time.Duration, conns int) (row, error) {
 	r := row{variant: sc.variant, target: target, n: sc.n}
 	started := time.Now()
-	cmd, port, err := sc.start(target, binary)
+	cmd, port, err := sc.start(target, binary, false)
 	if err != nil {
 		return r, err
 	}
@@ -329,7 +432,7 @@ func (sc *scenario) measure(target, binary string, d time.Duration, conns int) (
 		}
 	}
 	script := filepath.Join(sc.dir, "wrk.lua")
-	if err := sc.writeScript(script); err != nil {
+	if err := sc.writeScript(script, false); err != nil {
 		return r, err
 	}
 	pid := cmd.Process.Pid
@@ -358,28 +461,33 @@ func (sc *scenario) measure(target, binary string, d time.Duration, conns int) (
 
 // writeScript writes wrk's Lua script. Requests are computed from the route
 // number with the same formulas as generate (a table of 100k literals would
-// exceed Lua's constant limit).
-func (sc *scenario) writeScript(path string) error {
+// exceed Lua's constant limit). closeConn adds Connection: close to every
+// request (wrk then reconnects after each answer).
+func (sc *scenario) writeScript(path string, closeConn bool) error {
 	req := `local host, p, h, m = "r" .. i .. ".bench.test", "/", nil, "GET"`
 	if sc.variant == "mixed" {
 		req = `local host, p, h, m = "h" .. (i % 8) .. ".bench.test", "/p" .. i .. "/x", nil, "GET"
   if i % 8 == 5 then h = "t" .. i end
   if i % 8 == 6 then m = "POST" end`
 	}
+	closeHeader := ""
+	if closeConn {
+		closeHeader = "\n  headers[\"Connection\"] = \"close\""
+	}
 	script := fmt.Sprintf(`local n = %d
 request = function()
   local i = math.random(n) - 1
   %s
   local headers = { Host = host }
-  if h then headers["X-Tenant"] = h end
+  if h then headers["X-Tenant"] = h end%s
   return wrk.format(m, p, headers, nil)
 end
 done = function(summary, latency, requests)
-  io.write(string.format("RESULT requests=%%d errors=%%d status=%%d p50=%%.3f p99=%%.3f p999=%%.3f duration=%%d\n",
+  io.write(string.format("RESULT requests=%%d errors=%%d status=%%d p50=%%.3f p99=%%.3f p999=%%.3f mean=%%.3f duration=%%d\n",
     summary.requests, summary.errors.connect + summary.errors.read + summary.errors.write + summary.errors.timeout,
-    summary.errors.status, latency:percentile(50)/1000, latency:percentile(99)/1000, latency:percentile(99.9)/1000, summary.duration))
+    summary.errors.status, latency:percentile(50)/1000, latency:percentile(99)/1000, latency:percentile(99.9)/1000, latency.mean/1000, summary.duration))
 end
-`, sc.n, req)
+`, sc.n, req, closeHeader)
 	return os.WriteFile(path, []byte(script), 0o644)
 }
 
@@ -396,16 +504,23 @@ func parseWrk(out string, r *row) error {
 		if v["errors"] > 0 || v["status"] > 0 {
 			return fmt.Errorf("%v socket errors, %v non-2xx answers", v["errors"], v["status"])
 		}
+		r.requests = v["requests"]
 		r.rps = v["requests"] / (v["duration"] / 1e6)
-		r.p50, r.p99, r.p999 = v["p50"], v["p99"], v["p999"]
+		r.p50, r.p99, r.p999, r.mean = v["p50"], v["p99"], v["p999"], v["mean"]
 		return nil
 	}
 	return errors.New("no RESULT line from wrk:\n" + out)
 }
 
 func waitRoute(port int, sc *scenario, i int, timeout time.Duration, exited chan error) error {
+	return waitRouteWith(&http.Client{Timeout: 2 * time.Second}, "http", port, sc, i, timeout, exited, nil)
+}
+
+// waitRouteWith waits until route i answers 200 through client, and check
+// (if not nil) accepts the answer.
+func waitRouteWith(client *http.Client, scheme string, port int, sc *scenario, i int, timeout time.Duration, exited chan error,
+	check func(*http.Response, []byte) error) error {
 	deadline := time.Now().Add(timeout)
-	client := &http.Client{Timeout: 2 * time.Second}
 	var last error
 	for time.Now().Before(deadline) {
 		select {
@@ -414,7 +529,7 @@ func waitRoute(port int, sc *scenario, i int, timeout time.Duration, exited chan
 			return fmt.Errorf("the proxy exited: %v", err)
 		default:
 		}
-		req, _ := http.NewRequest(sc.methods[i], fmt.Sprintf("http://127.0.0.1:%d%s", port, sc.paths[i]), nil)
+		req, _ := http.NewRequest(sc.methods[i], fmt.Sprintf("%s://127.0.0.1:%d%s", scheme, port, sc.paths[i]), nil)
 		req.Host = sc.hosts[i]
 		if sc.headers[i] != "" {
 			k, v, _ := strings.Cut(sc.headers[i], ": ")
@@ -422,12 +537,18 @@ func waitRoute(port int, sc *scenario, i int, timeout time.Duration, exited chan
 		}
 		resp, err := client.Do(req)
 		if err == nil {
-			io.Copy(io.Discard, resp.Body)
+			body, _ := io.ReadAll(resp.Body)
 			resp.Body.Close()
 			if resp.StatusCode == 200 {
-				return nil
+				if check == nil {
+					return nil
+				}
+				if last = check(resp, body); last == nil {
+					return nil
+				}
+			} else {
+				last = fmt.Errorf("status %d", resp.StatusCode)
 			}
-			last = fmt.Errorf("status %d", resp.StatusCode)
 		} else {
 			last = err
 		}
@@ -519,17 +640,25 @@ func waitListening(port int) {
 }
 
 // ensureTools installs wrk and the proxies to compare from Debian when
-// they are missing.
-func ensureTools(targets []string) error {
+// they are missing, and for the TLS modes h2load and openssl.
+func ensureTools(targets []string, withTLS bool) error {
 	need := []string{"wrk", "taskset"}
 	for _, t := range targets {
 		if t != "edgeroute" {
 			need = append(need, t)
 		}
 	}
+	if withTLS {
+		need = append(need, "h2load", "openssl")
+	}
+	// Debian packages whose name is not the command's.
+	pkg := map[string]string{"taskset": "util-linux", "h2load": "nghttp2-client"}
 	var missing []string
 	for _, t := range need {
 		if _, err := exec.LookPath(t); err != nil {
+			if p, ok := pkg[t]; ok {
+				t = p
+			}
 			missing = append(missing, t)
 		}
 	}
