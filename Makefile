@@ -78,3 +78,12 @@ clean:
 .PHONY: crds
 crds:
 	$(GO) run ./hack/crdgen -out deploy/crds
+
+# HTTP/2 conformance: h2spec against the front door over TLS and h2c
+# (engine/h2spec_test.go, about 12 s; `make test` skips it). h2spec is
+# installed into ~/.cache/edgeroute when it is not on $PATH.
+H2SPEC ?= $(or $(shell command -v h2spec 2>/dev/null),$(HOME)/.cache/edgeroute/h2spec)
+.PHONY: h2spec
+h2spec:
+	@test -x $(H2SPEC) || GOBIN=$(dir $(H2SPEC)) $(GO) install github.com/summerwind/h2spec/cmd/h2spec@v2.2.1+incompatible
+	EDGEROUTE_H2SPEC=$(H2SPEC) $(GO) test -count=1 -run '^TestH2Spec$$' -v ./engine/

@@ -1,12 +1,15 @@
 package engine
 
 import (
+	"bytes"
 	"context"
 	"crypto/tls"
 	"errors"
+	"io"
 	"log"
 	"net"
 	"net/http"
+	"strings"
 	"sync"
 	"time"
 
@@ -64,12 +67,27 @@ func h2Handler(handler fasthttp.RequestHandler) http.Handler {
 			ctx.Response.Reset()
 			ctxPool.Put(ctx)
 		}()
+		// No Content-Type sniffing: an answer without one stays without
+		// one, as on HTTP/1.1 (fasthttp's NoDefaultContentType). Headers
+		// copied in later replace this entry.
+		w.Header()["Content-Type"] = nil
+		if !h2Target(r) {
+			w.WriteHeader(http.StatusBadRequest)
+			return
+		}
 		ctx.Init2(conn, nil, false)
+		ctx.Response.Header.SetNoDefaultContentType(true) // as the HTTP/1.1 server's NoDefaultContentType
 		req := &ctx.Request
 		req.Header.SetMethod(r.Method)
 		req.Header.SetRequestURI(r.RequestURI)
+		// The Host is :authority (net/http falls back on the Host field
+		// when it is absent). A Host field that differs must not win:
+		// RFC 9113 §8.3.1 has an intermediary build Host from :authority.
 		req.Header.SetHost(r.Host)
 		for k, vs := range r.Header {
+			if k == "Host" || strings.HasPrefix(k, ":") { // ':protocol' of an extended CONNECT
+				continue
+			}
 			for _, v := range vs {
 				req.Header.Add(k, v)
 			}
@@ -85,9 +103,24 @@ func h2Handler(handler fasthttp.RequestHandler) http.Handler {
 		ctx.SetUserValue(h2StreamKey{}, stream)
 		handler(ctx)
 		if !stream.done {
-			writeH2Response(w, &ctx.Response)
+			writeH2Response(w, &ctx.Response, r.Method == http.MethodHead)
 		}
 	})
+}
+
+// h2Target reports whether the request target has a form HTTP/2 allows
+// (RFC 9113 §8.3.1): :path in origin form, or "*" for OPTIONS; CONNECT
+// has none, which net/http has checked. HTTP/1.1's absolute form is not
+// one of them: the proxy would take its authority for the Host.
+func h2Target(r *http.Request) bool {
+	u := r.RequestURI
+	switch {
+	case r.Method == http.MethodConnect:
+		return true
+	case u == "*":
+		return r.Method == http.MethodOptions
+	}
+	return len(u) > 0 && u[0] == '/'
 }
 
 var ctxPool = sync.Pool{New: func() any { return new(fasthttp.RequestCtx) }}
@@ -96,23 +129,46 @@ var ctxPool = sync.Pool{New: func() any { return new(fasthttp.RequestCtx) }}
 var h2Forbidden = map[string]bool{"Connection": true, "Keep-Alive": true, "Proxy-Connection": true,
 	"Transfer-Encoding": true, "Upgrade": true}
 
-func writeH2Response(w http.ResponseWriter, resp *fasthttp.Response) {
+// writeH2Response sends the fasthttp response on the stream, framed as
+// fasthttp frames it on HTTP/1.1, minus what HTTP/2 does not carry.
+func writeH2Response(w http.ResponseWriter, resp *fasthttp.Response, head bool) {
 	h := w.Header()
+	var nominated []byte // the Connection field's list
 	for k, v := range resp.Header.All() {
 		key := http.CanonicalHeaderKey(string(k))
+		if key == "Connection" {
+			nominated = append(append(nominated, v...), ',')
+		}
 		if h2Forbidden[key] {
 			continue
 		}
 		h.Add(key, string(v))
 	}
-	if resp.Header.ContentLength() >= 0 && !resp.IsBodyStream() {
+	// Fields the Connection field names are connection-specific too: an
+	// intermediary MUST remove them (RFC 9113 §8.2.2, RFC 9110 §7.6.1).
+	for tok := range splitComma(nominated) {
+		if len(tok) > 0 {
+			h.Del(string(tok))
+		}
+	}
+	// Content-Length as fasthttp writes it on HTTP/1.1: the body's length,
+	// except that a bodiless answer (HEAD, 1xx, 204, 304) keeps the
+	// upstream's value, which describes the representation, and 1xx and
+	// 204 have none at all (RFC 9110 §8.6).
+	status := resp.StatusCode()
+	noBody := head || status < 200 || status == http.StatusNoContent || status == http.StatusNotModified
+	if !resp.IsBodyStream() && (!noBody || len(resp.Body()) > 0) {
 		h.Set("Content-Length", itoa(len(resp.Body())))
 	}
-	w.WriteHeader(resp.StatusCode())
+	if status < 200 || status == http.StatusNoContent {
+		h.Del("Content-Length")
+	}
+	w.WriteHeader(status)
 	if !resp.IsBodyStream() {
 		if len(resp.Body()) > 0 { // none: a headers-only (trailers-only) answer
 			w.Write(resp.Body())
 		}
+		h2Trailers(h, resp)
 		return
 	}
 	defer resp.CloseBodyStream()
@@ -129,8 +185,32 @@ func writeH2Response(w http.ResponseWriter, resp *fasthttp.Response) {
 				f.Flush()
 			}
 		}
+		if err == io.EOF {
+			break
+		}
 		if err != nil {
+			// The upstream failed mid-body. Ending the stream normally
+			// would pass a truncated body off as complete: reset it, as
+			// HTTP/1.1 drops the connection without the last chunk.
+			panic(http.ErrAbortHandler)
+		}
+	}
+	h2Trailers(h, resp)
+}
+
+// h2Trailers sends the trailer section fasthttp read after a chunked body
+// (HTTP/1.1 relays it after the last chunk). net/http drops names that
+// may not be trailers.
+func h2Trailers(h http.Header, resp *fasthttp.Response) {
+	t := resp.Header.TrailerHeader() // "Name: value\r\n" lines, then "\r\n"
+	for {
+		line, rest, ok := bytes.Cut(t, []byte("\r\n"))
+		if !ok || len(line) == 0 {
 			return
+		}
+		t = rest
+		if k, v, ok := bytes.Cut(line, []byte(": ")); ok {
+			h.Add(http.TrailerPrefix+http.CanonicalHeaderKey(string(k)), string(v))
 		}
 	}
 }
