@@ -449,3 +449,32 @@ func TestEntryPointsShareTables(t *testing.T) {
 		t.Fatal("tables: a and b must share one, c has its own")
 	}
 }
+
+// Headers an upstream names in its Connection header are hop-by-hop and
+// stop at the proxy; a request body without a Content-Type gets none.
+func TestResponseConnectionListedHeaders(t *testing.T) {
+	ln, _ := net.Listen("tcp", "127.0.0.1:0")
+	srv := &http.Server{Handler: http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		w.Header().Set("Connection", "X-Hop, keep-alive")
+		w.Header().Set("X-Hop", "secret")
+		w.Header().Set("X-Kept", "yes")
+		fmt.Fprintf(w, "ct=%q", r.Header.Get("Content-Type"))
+	})}
+	go srv.Serve(ln)
+	defer srv.Close()
+	_, base := startServer(t, lbSnap([]spec.Router{{Name: "r", Rule: "PathPrefix(`/`)", Service: "s"}}, map[string]string{"s": "http://" + ln.Addr().String()}))
+	req, _ := http.NewRequest("POST", base+"/", strings.NewReader("body"))
+	req.Header.Del("Content-Type")
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	body, _ := io.ReadAll(resp.Body)
+	resp.Body.Close()
+	if resp.Header.Get("X-Hop") != "" || resp.Header.Get("X-Kept") != "yes" {
+		t.Errorf("response headers: %v", resp.Header)
+	}
+	if string(body) != `ct=""` {
+		t.Errorf("upstream saw %s", body)
+	}
+}

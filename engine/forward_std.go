@@ -59,6 +59,11 @@ func forwardStd(ctx *fasthttp.RequestCtx, st *reqState, u *upstream) error {
 	if err != nil {
 		return err
 	}
+	for _, v := range resp.Header.Values("Connection") {
+		for _, name := range strings.Split(v, ",") {
+			resp.Header.Del(strings.TrimSpace(name))
+		}
+	}
 	for _, k := range hopHeaders {
 		resp.Header.Del(k)
 	}

@@ -2,6 +2,7 @@ package engine
 
 import (
 	"bytes"
+	"io"
 	"net/http"
 
 	"github.com/valyala/fasthttp"
@@ -35,9 +36,12 @@ func (s *h2Stream) relay(resp *http.Response) {
 			hdr[k] = vs
 		}
 	}
+
 	s.w.WriteHeader(resp.StatusCode)
 	f, _ := s.w.(http.Flusher)
-	buf := make([]byte, 32<<10)
+	bp := copyBufs.Get().(*[]byte)
+	defer copyBufs.Put(bp)
+	buf := *bp
 	for {
 		n, err := resp.Body.Read(buf)
 		if n > 0 {
@@ -48,8 +52,12 @@ func (s *h2Stream) relay(resp *http.Response) {
 				f.Flush()
 			}
 		}
-		if err != nil {
+		if err == io.EOF {
 			break
+		}
+		if err != nil {
+			// A truncated body must not look complete: reset the stream.
+			panic(http.ErrAbortHandler)
 		}
 	}
 	// Trailers are known only now; the prefix sends undeclared ones.

@@ -303,11 +303,24 @@ func forward(ctx *fasthttp.RequestCtx, st *reqState, u *upstream, passHost bool)
 		return forwardStd(ctx, st, u)
 	}
 
+	// No invented Content-Type for a body that came without one.
+	h.SetNoDefaultContentType(true)
 	err := u.hc.Do(req, &ctx.Response)
 	if err != nil {
 		return err
 	}
-	if rh := &ctx.Response.Header; hasHop(rh.All()) {
+	rh := &ctx.Response.Header
+	if c := rh.Peek("Connection"); len(c) > 0 {
+		// Headers the upstream named in Connection are hop-by-hop too
+		// (RFC 9110 §7.6.1).
+		for tok := range bytes.SplitSeq(c, []byte(",")) {
+			if tok = bytes.TrimSpace(tok); len(tok) > 0 && !equalFoldBytes(tok, "close") && !equalFoldBytes(tok, "keep-alive") {
+				rh.DelBytes(tok)
+			}
+		}
+		rh.Del("Connection")
+	}
+	if hasHop(rh.All()) {
 		for _, k := range hopHeaders {
 			rh.Del(k)
 		}
