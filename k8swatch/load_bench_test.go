@@ -14,30 +14,28 @@ import (
 )
 
 // benchManifests returns a manifest of one Service, one EndpointSlice and
-// n IngressRoutes; salt changes every document's bytes (but not the
-// resulting routes' count).
-func benchManifests(n int, salt string) []byte {
+// n IngressRoutes.
+func benchManifests(n int) []byte {
 	var sb strings.Builder
-	sb.WriteString("apiVersion: v1\nkind: Service\nmetadata: {name: up, namespace: bench" + salt + "}\nspec: {ports: [{name: http, port: 80}]}\n" +
-		"---\napiVersion: discovery.k8s.io/v1\nkind: EndpointSlice\nmetadata: {name: up-1, namespace: bench" + salt + ", labels: {kubernetes.io/service-name: up}}\n" +
+	sb.WriteString("apiVersion: v1\nkind: Service\nmetadata: {name: up, namespace: bench}\nspec: {ports: [{name: http, port: 80}]}\n" +
+		"---\napiVersion: discovery.k8s.io/v1\nkind: EndpointSlice\nmetadata: {name: up-1, namespace: bench, labels: {kubernetes.io/service-name: up}}\n" +
 		"addressType: IPv4\nports: [{name: http, port: 9999}]\nendpoints: [{addresses: [\"127.0.0.1\"]}]\n")
 	for i := range n {
-		fmt.Fprintf(&sb, "---\napiVersion: traefik.io/v1alpha1\nkind: IngressRoute\nmetadata: {name: r%d, namespace: bench%s}\n"+
-			"spec:\n  routes:\n    - match: \"Host(`r%d.bench.test`)\"\n      services: [{name: up, port: 80}]\n", i, salt, i)
+		fmt.Fprintf(&sb, "---\napiVersion: traefik.io/v1alpha1\nkind: IngressRoute\nmetadata: {name: r%d, namespace: bench}\n"+
+			"spec:\n  routes:\n    - match: \"Host(`r%d.bench.test`)\"\n      services: [{name: up, port: 80}]\n", i, i)
 	}
 	return []byte(sb.String())
 }
 
 // BenchmarkLoad measures a full configuration load from a folder of N
 // IngressRoutes: read, decode, translate and build the runtime (compile).
-// The folder does not change between loads, as when the watcher reloads
-// after an unrelated change (documents already seen are not decoded again,
-// see BenchmarkLoadCold for a first load).
+// Every load decodes every document, so this is also the cost of a
+// first load.
 func BenchmarkLoad(b *testing.B) {
 	for _, n := range []int{1000, 10000} {
 		b.Run(fmt.Sprintf("ingressroutes=%d", n), func(b *testing.B) {
 			dir := b.TempDir()
-			if err := os.WriteFile(filepath.Join(dir, "routes.yaml"), benchManifests(n, ""), 0o644); err != nil {
+			if err := os.WriteFile(filepath.Join(dir, "routes.yaml"), benchManifests(n), 0o644); err != nil {
 				b.Fatal(err)
 			}
 			static, _ := engine.ParseStatic(nil)
@@ -53,57 +51,12 @@ func BenchmarkLoad(b *testing.B) {
 	}
 }
 
-// BenchmarkLoadCold is BenchmarkLoad where every document is new at each
-// load (the namespace changes), as for the first load of a process.
-func BenchmarkLoadCold(b *testing.B) {
-	for _, n := range []int{1000, 10000} {
-		b.Run(fmt.Sprintf("ingressroutes=%d", n), func(b *testing.B) {
-			benchLoadChanging(b, n, func(i int) []byte { return benchManifests(n, fmt.Sprint(i)) })
-		})
-	}
-}
-
-// BenchmarkLoadOneEdited is BenchmarkLoad where one IngressRoute of the
-// file changes between loads, as when a user edits one route.
-func BenchmarkLoadOneEdited(b *testing.B) {
-	for _, n := range []int{1000, 10000} {
-		b.Run(fmt.Sprintf("ingressroutes=%d", n), func(b *testing.B) {
-			base := string(benchManifests(n, ""))
-			edit := "Host(`r0.bench.test`)"
-			benchLoadChanging(b, n, func(i int) []byte {
-				return []byte(strings.Replace(base, edit, fmt.Sprintf("Host(`r0-%d.bench.test`)", i), 1))
-			})
-		})
-	}
-}
-
-func benchLoadChanging(b *testing.B, n int, content func(i int) []byte) {
-	dir := b.TempDir()
-	file := filepath.Join(dir, "routes.yaml")
-	static, _ := engine.ParseStatic(nil)
-	b.ReportAllocs()
-	i := 0
-	for b.Loop() {
-		b.StopTimer()
-		i++
-		if err := os.WriteFile(file, content(i), 0o644); err != nil {
-			b.Fatal(err)
-		}
-		b.StartTimer()
-		snap := NewDir(dir, Options{}, nil).Load()
-		if len(snap.Routers) != n || len(snap.Problems) > 0 {
-			b.Fatalf("%d routers, problems %v", len(snap.Routers), snap.Problems)
-		}
-		engine.Build(static, snap)
-	}
-}
-
-// TestLoadDoesNotMutateObjects guards an assumption of the manifest
-// package's document cache: the decoded objects are shared between loads,
-// so translating them and building the runtime must only read them.
+// TestLoadDoesNotMutateObjects checks that translating objects and
+// building the runtime only read them: the cluster provider's store hands
+// the same objects to every rebuild.
 func TestLoadDoesNotMutateObjects(t *testing.T) {
 	dir := t.TempDir()
-	if err := os.WriteFile(filepath.Join(dir, "routes.yaml"), benchManifests(20, ""), 0o644); err != nil {
+	if err := os.WriteFile(filepath.Join(dir, "routes.yaml"), benchManifests(20), 0o644); err != nil {
 		t.Fatal(err)
 	}
 	objs, _ := loadObjects(dir, "../testdata/traefik-crd-fixtures", "../examples")

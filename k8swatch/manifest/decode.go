@@ -42,10 +42,6 @@ const maxListDepth = 8
 // Decode never panics and always returns a non-nil *Objects. When the
 // same object appears twice, the later one wins and the earlier one is
 // reported as a Warning.
-//
-// Objects decoded from a document whose bytes did not change since an
-// earlier Load or Decode may be shared with that earlier result (see
-// cache.go): the returned objects must be treated as read-only.
 func Decode(name string, data []byte) (*Objects, []Problem) {
 	d := &decoder{objs: &Objects{}}
 	d.file(name, data, false)
@@ -194,22 +190,18 @@ func isContent(line []byte) bool {
 }
 
 // yamlDoc decodes one YAML document, with the fast path when the document
-// is in its subset, and reports whether the result depends on the
-// document's bytes alone, so that it may be cached (see cache.go).
-func (d *decoder) yamlDoc(doc yamlDoc, p *yparser) (cacheable bool) {
+// is in its subset.
+func (d *decoder) yamlDoc(doc yamlDoc, p *yparser) {
 	if fastYAMLEnabled {
 		if root, err := p.parse(doc.text); err == nil {
 			func() {
 				defer d.recoverPanic(doc.src)
 				d.object(docInput{t: &p.t, n: root}, doc.src, 0, typeDefaults{}, nil)
 			}()
-			return true
+			return
 		}
 	}
-	c := convert(doc.data)
-	d.yamlDocument(doc, c)
-	// A conversion error names lines of the file, which move.
-	return c.strictErr == nil && c.err == nil
+	d.yamlDocument(doc, convert(doc.data))
 }
 
 // yamlDocument converts one YAML document to JSON and decodes it.

@@ -27,12 +27,6 @@
 // TestFastYAMLDifferential compare the two roads. The documents of all
 // files are decoded on every core.
 //
-// A document whose bytes did not change since one of the two previous
-// loads is not decoded again (cache.go): its objects and problems are
-// reused, relabelled with the document's current place. Such objects are
-// shared between the results of several loads, so callers must not modify
-// the objects they get.
-//
 // The six HTTP kinds of Traefik (package crd), in API group traefik.io or
 // the legacy traefik.containo.us, are decoded strictly: an unknown field,
 // a field name in the wrong case or a duplicate field makes the object an

@@ -45,16 +45,15 @@ func checkFastYAML(t testing.TB, doc []byte) bool {
 	return true
 }
 
-// decodeWith decodes a file with the fast paths on or off, without the
-// document cache.
+// decodeWith decodes a file with the fast paths on or off.
 func decodeWith(fast bool, name string, data []byte) (*Objects, []Problem) {
-	defer func(y, d, c bool) { fastYAMLEnabled, fastDecodeEnabled, docCacheEnabled = y, d, c }(fastYAMLEnabled, fastDecodeEnabled, docCacheEnabled)
-	fastYAMLEnabled, fastDecodeEnabled, docCacheEnabled = fast, fast, false
+	defer func(y, d bool) { fastYAMLEnabled, fastDecodeEnabled = y, d }(fastYAMLEnabled, fastDecodeEnabled)
+	fastYAMLEnabled, fastDecodeEnabled = fast, fast
 	return Decode(name, data)
 }
 
 // checkDecodeSame requires Decode to give exactly the same objects and
-// problems with the fast paths on and off, and with the document cache.
+// problems with the fast paths on and off.
 func checkDecodeSame(t testing.TB, name string, data []byte) {
 	t.Helper()
 	slowObjs, slowProbs := decodeWith(false, name, data)
@@ -221,61 +220,6 @@ func TestFastYAMLBenchmarkDocuments(t *testing.T) {
 	}
 }
 
-// TestDocCache checks that a cached document gives the same result as a
-// fresh decode, wherever it moves.
-func TestDocCache(t *testing.T) {
-	bad := strings.Replace(ingressRoute, "services:", "servics:", 1)
-	broken := "apiVersion: v1\nkind: Service\nmetadata:\n  name: broken\n   namespace: x\n"
-	files := []string{
-		ingressRoute + "---\n" + service + "---\n" + bad + "---\n" + broken,
-		// The same documents moved, renumbered and partly edited.
-		"# moved\n---\n" + broken + "---\n" + service + "---\n" + strings.Replace(ingressRoute, "foo", "bar", 1) + "---\n" + bad + "---\n" + ingressRoute,
-		ingressRoute,
-	}
-	resetDocCache()
-	for i, f := range files {
-		for range 2 {
-			objs, probs := Decode(fmt.Sprintf("f%d.yaml", i%2), []byte(f))
-			wantObjs, wantProbs := decodeWith(true, fmt.Sprintf("f%d.yaml", i%2), []byte(f))
-			compareDecode(t, []byte(f), "cache", objs, probs, wantObjs, wantProbs)
-		}
-	}
-	// Documents unused by two loads in a row are forgotten.
-	Decode("x.yaml", []byte(service))
-	Decode("x.yaml", []byte(service))
-	docs.mu.Lock()
-	n := len(docs.entries)
-	docs.mu.Unlock()
-	if n != 1 {
-		t.Errorf("the cache holds %d documents, want 1", n)
-	}
-}
-
-// TestDocCacheLoad edits one document of a folder between loads.
-func TestDocCacheLoad(t *testing.T) {
-	dir := t.TempDir()
-	var sb strings.Builder
-	for i := range 50 {
-		fmt.Fprintf(&sb, "---\n%s", strings.Replace(ingressRoute, "name: foo", fmt.Sprintf("name: r%d", i), 1))
-	}
-	writeTree(t, dir, map[string]string{"routes.yaml": sb.String(), "svc.yaml": service})
-	resetDocCache()
-	first, _ := Load(dir)
-	edited := strings.Replace(sb.String(), "name: r3\n", "name: r3\n  labels: {a: b}\n", 1)
-	writeTree(t, dir, map[string]string{"routes.yaml": edited})
-	objs, probs := Load(dir)
-	defer func(c bool) { docCacheEnabled = c }(docCacheEnabled)
-	docCacheEnabled = false
-	wantObjs, wantProbs := Load(dir)
-	compareDecode(t, []byte(edited), "cache after an edit", objs, probs, wantObjs, wantProbs)
-	if objs.IngressRoutes[3].Labels["a"] != "b" || first.IngressRoutes[3].Labels != nil {
-		t.Error("the edited document was not decoded again")
-	}
-	if objs.IngressRoutes[10].Source.Line != first.IngressRoutes[10].Source.Line+1 {
-		t.Errorf("a moved document kept its old line: %v, was %v", objs.IngressRoutes[10].Source, first.IngressRoutes[10].Source)
-	}
-}
-
 // FuzzFastYAML compares the fast path with the reference on arbitrary
 // input: the fast conversion must bail out, or give the reference's
 // bytes; it must never accept what the reference refuses. The whole
@@ -317,14 +261,9 @@ func TestConcurrentLoads(t *testing.T) {
 		probs []Problem
 	}
 	want := make([]result, len(dirs))
-	func() {
-		defer func(c bool) { docCacheEnabled = c }(docCacheEnabled)
-		docCacheEnabled = false
-		for i, dir := range dirs {
-			want[i].objs, want[i].probs = Load(dir)
-		}
-	}()
-	resetDocCache()
+	for i, dir := range dirs {
+		want[i].objs, want[i].probs = Load(dir)
+	}
 	done := make(chan error)
 	for g := range 8 {
 		go func() {
@@ -347,8 +286,7 @@ func TestConcurrentLoads(t *testing.T) {
 }
 
 // BenchmarkManifestLoad measures Load alone on a file of 10k
-// IngressRoutes: unchanged since the previous load (warm), or all new
-// (cold).
+// IngressRoutes.
 func BenchmarkManifestLoad(b *testing.B) {
 	dir := b.TempDir()
 	var sb strings.Builder
@@ -360,17 +298,10 @@ func BenchmarkManifestLoad(b *testing.B) {
 	if err := os.WriteFile(file, []byte(sb.String()), 0o644); err != nil {
 		b.Fatal(err)
 	}
-	for _, cold := range []bool{false, true} {
-		b.Run(map[bool]string{false: "warm", true: "cold"}[cold], func(b *testing.B) {
-			b.ReportAllocs()
-			for b.Loop() {
-				if cold {
-					resetDocCache()
-				}
-				if objs, _ := Load(file); len(objs.IngressRoutes) != 10000 {
-					b.Fatal(len(objs.IngressRoutes))
-				}
-			}
-		})
+	b.ReportAllocs()
+	for b.Loop() {
+		if objs, _ := Load(file); len(objs.IngressRoutes) != 10000 {
+			b.Fatal(len(objs.IngressRoutes))
+		}
 	}
 }

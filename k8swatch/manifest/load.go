@@ -36,10 +36,6 @@ var extensions = []string{".yaml", ".yml", ".json"}
 // Load never fails as a whole: unreadable paths and bad documents become
 // Problems, and every other object is returned. The *Objects is never
 // nil.
-//
-// Objects decoded from a document whose bytes did not change since an
-// earlier Load or Decode may be shared with that earlier result, which
-// makes a reload cheap: the returned objects must be treated as read-only.
 func Load(paths ...string) (*Objects, []Problem) {
 	d := &decoder{objs: &Objects{}}
 	seen := map[string]bool{}
