@@ -40,10 +40,12 @@ type Server struct {
 	// applyMu serialises Apply and UpdateEndpoints (the request path
 	// never takes it).
 	applyMu sync.Mutex
-	ups     *upstreams
-	reg     *lb.Registry
-	health  *healthChecks
-	stop    context.CancelFunc // stops background work (health checks)
+	// lastRelease is when memory was last returned to the OS (unix ns).
+	lastRelease atomic.Int64
+	ups         *upstreams
+	reg         *lb.Registry
+	health      *healthChecks
+	stop        context.CancelFunc // stops background work (health checks)
 	// draining is set when shutdown begins (ping then answers 503).
 	draining atomic.Bool
 

@@ -328,7 +328,8 @@ func decodeValue(t *ytree, n int32, v reflect.Value, p *typePlan) bool {
 		if nd.kind != kStr {
 			return false
 		}
-		v.SetString(nd.s)
+		// A copy: a substring would keep the whole file alive.
+		v.SetString(strings.Clone(nd.s))
 	case pInt:
 		if nd.kind != kNum {
 			return false
@@ -404,7 +405,7 @@ func decodeValue(t *ytree, n int32, v reflect.Value, p *typePlan) bool {
 			if !decodeValue(t, kids[i+1], e, p.elem) {
 				return false
 			}
-			k := reflect.ValueOf(t.nodes[kids[i]].s)
+			k := reflect.ValueOf(strings.Clone(t.nodes[kids[i]].s))
 			if k.Type() != kt {
 				k = k.Convert(kt)
 			}
