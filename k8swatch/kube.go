@@ -7,19 +7,19 @@ import (
 	"log/slog"
 	"os"
 	"reflect"
+	"sort"
 	"sync"
 	"time"
 
 	corev1 "k8s.io/api/core/v1"
 	discoveryv1 "k8s.io/api/discovery/v1"
+	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
 	"k8s.io/apimachinery/pkg/runtime"
 	"k8s.io/apimachinery/pkg/runtime/schema"
+	"k8s.io/apimachinery/pkg/watch"
 	"k8s.io/client-go/dynamic"
-	"k8s.io/client-go/dynamic/dynamicinformer"
-	"k8s.io/client-go/informers"
-	"k8s.io/client-go/kubernetes"
 	"k8s.io/client-go/rest"
 	"k8s.io/client-go/tools/cache"
 	"k8s.io/client-go/tools/clientcmd"
@@ -90,10 +90,14 @@ var traefikKinds = map[string]string{
 // EndpointSlices, Secrets and Nodes feed one object store; every change to
 // what routing reads leads to a rebuild, except EndpointSlice changes,
 // which update only their Service's endpoint tables.
+//
+// It uses only client-go's dynamic client and informer machinery, not the
+// typed clientset, whose scheme registers every Kubernetes API group at
+// start (about 10 MB more binary in memory, for kinds edgeroute never
+// reads): objects are converted to their Go types before caching.
 type Kube struct {
 	opts   KubeOptions
 	log    *slog.Logger
-	client kubernetes.Interface
 	dyn    dynamic.Interface
 	events *eventReporter
 
@@ -117,17 +121,13 @@ func NewKube(opts KubeOptions, log *slog.Logger) (*Kube, error) {
 	}
 	cfg = rest.CopyConfig(cfg)
 	cfg.UserAgent = "edgeroute"
-	client, err := kubernetes.NewForConfig(cfg)
-	if err != nil {
-		return nil, err
-	}
 	dyn, err := dynamic.NewForConfig(cfg)
 	if err != nil {
 		return nil, err
 	}
-	k := &Kube{opts: opts, log: log.With("component", "kubernetes"), client: client, dyn: dyn,
+	k := &Kube{opts: opts, log: log.With("component", "kubernetes"), dyn: dyn,
 		st: newStore(), epDirty: map[string]bool{}, wake: make(chan struct{}, 1)}
-	k.events = newEventReporter(client, k.log)
+	k.events = newEventReporter(dyn, k.log)
 	return k, nil
 }
 
@@ -174,34 +174,20 @@ func (k *Kube) Run(ctx context.Context, sink Sink, ready chan<- struct{}) error 
 	if len(namespaces) == 0 {
 		namespaces = []string{metav1.NamespaceAll}
 	}
-	gvrs, err := k.servedKinds()
+	gvrs, err := k.servedKinds(ctx)
 	if err != nil {
 		return err
 	}
 	for _, ns := range namespaces {
-		f := informers.NewSharedInformerFactoryWithOptions(k.client, 0, informers.WithNamespace(ns), informers.WithTransform(slim))
-		syncs = append(syncs, k.watch(f.Core().V1().Services().Informer(), "Service"))
-		syncs = append(syncs, k.watch(f.Discovery().V1().EndpointSlices().Informer(), "EndpointSlice"))
-		f.Start(ctx.Done())
-		sf := informers.NewSharedInformerFactoryWithOptions(k.client, 0, informers.WithNamespace(ns), informers.WithTransform(slim),
-			informers.WithTweakListOptions(func(o *metav1.ListOptions) { o.FieldSelector = secretFieldSelector }))
-		syncs = append(syncs, k.watch(sf.Core().V1().Secrets().Informer(), "Secret"))
-		sf.Start(ctx.Done())
-		df := dynamicinformer.NewFilteredDynamicSharedInformerFactory(k.dyn, 0, ns, func(o *metav1.ListOptions) {
-			o.LabelSelector = k.opts.LabelSelector
-		})
+		syncs = append(syncs,
+			k.watch(k.informer(ctx, gvrService, ns, "", slim), "Service"),
+			k.watch(k.informer(ctx, gvrEndpointSlice, ns, "", slim), "EndpointSlice"),
+			k.watch(k.informer(ctx, gvrSecret, ns, secretFieldSelector, slim), "Secret"))
 		for _, gvr := range gvrs {
-			inf := df.ForResource(gvr).Informer()
-			if err := inf.SetTransform(toTyped); err != nil {
-				return err
-			}
-			syncs = append(syncs, k.watch(inf, traefikKinds[gvr.Resource]))
+			syncs = append(syncs, k.watch(k.informer(ctx, gvr, ns, "", toTyped), traefikKinds[gvr.Resource]))
 		}
-		df.Start(ctx.Done())
 	}
-	nf := informers.NewSharedInformerFactoryWithOptions(k.client, 0, informers.WithTransform(slim))
-	syncs = append(syncs, k.watch(nf.Core().V1().Nodes().Informer(), "Node"))
-	nf.Start(ctx.Done())
+	syncs = append(syncs, k.watch(k.informer(ctx, gvrNode, metav1.NamespaceAll, "", slim), "Node"))
 
 	t0 := time.Now()
 	if !cache.WaitForCacheSync(ctx.Done(), syncs...) {
@@ -256,25 +242,93 @@ func (k *Kube) Run(ctx context.Context, sink Sink, ready chan<- struct{}) error 
 }
 
 // servedKinds lists the Traefik resources the API server serves: the
-// traefik.io CRDs must be installed; the legacy group is optional.
-func (k *Kube) servedKinds() ([]schema.GroupVersionResource, error) {
+// traefik.io CRDs must be installed; the legacy group is optional. A list
+// of at most one object tells (discovery would link every API group).
+func (k *Kube) servedKinds(ctx context.Context) ([]schema.GroupVersionResource, error) {
 	var out []schema.GroupVersionResource
 	for _, group := range traefikGroups {
-		gv := group + "/v1alpha1"
-		list, err := k.client.Discovery().ServerResourcesForGroupVersion(gv)
-		if err != nil {
-			if group == crd.GroupName {
-				return nil, fmt.Errorf("kubernetesCRD: the %s CustomResourceDefinitions are not served (install deploy/crds): %w", gv, err)
-			}
-			continue
-		}
-		for _, r := range list.APIResources {
-			if _, ok := traefikKinds[r.Name]; ok {
-				out = append(out, schema.GroupVersionResource{Group: group, Version: "v1alpha1", Resource: r.Name})
+		for resource := range traefikKinds {
+			gvr := schema.GroupVersionResource{Group: group, Version: "v1alpha1", Resource: resource}
+			_, err := k.dyn.Resource(gvr).List(ctx, metav1.ListOptions{Limit: 1})
+			switch {
+			case err == nil:
+				out = append(out, gvr)
+			case apierrors.IsNotFound(err):
+				if group == crd.GroupName && resource == "ingressroutes" {
+					return nil, fmt.Errorf("kubernetesCRD: the %s CustomResourceDefinitions are not installed (deploy/crds): %w", crd.GroupName, err)
+				}
+			default:
+				return nil, fmt.Errorf("kubernetesCRD: listing %s: %w", gvr.GroupResource(), err)
 			}
 		}
 	}
+	sort.Slice(out, func(i, j int) bool { return out[i].String() < out[j].String() })
 	return out, nil
+}
+
+// Core resources the provider watches.
+var (
+	gvrService       = schema.GroupVersionResource{Version: "v1", Resource: "services"}
+	gvrSecret        = schema.GroupVersionResource{Version: "v1", Resource: "secrets"}
+	gvrNode          = schema.GroupVersionResource{Version: "v1", Resource: "nodes"}
+	gvrEndpointSlice = schema.GroupVersionResource{Group: "discovery.k8s.io", Version: "v1", Resource: "endpointslices"}
+)
+
+// informer watches one resource in one namespace through the dynamic
+// client; transform turns each object into what the cache keeps.
+func (k *Kube) informer(ctx context.Context, gvr schema.GroupVersionResource, ns, fieldSelector string, transform cache.TransformFunc) cache.SharedIndexInformer {
+	res := k.dyn.Resource(gvr).Namespace(ns)
+	tweak := func(o *metav1.ListOptions) {
+		o.FieldSelector = fieldSelector
+		if gvr.Group == crd.GroupName || gvr.Group == crd.LegacyGroupName {
+			o.LabelSelector = k.opts.LabelSelector
+		}
+	}
+	lw := &cache.ListWatch{
+		ListWithContextFunc: func(ctx context.Context, o metav1.ListOptions) (runtime.Object, error) {
+			tweak(&o)
+			return res.List(ctx, o)
+		},
+		WatchFuncWithContext: func(ctx context.Context, o metav1.ListOptions) (watch.Interface, error) {
+			tweak(&o)
+			return res.Watch(ctx, o)
+		},
+	}
+	inf := cache.NewSharedIndexInformer(lw, &unstructured.Unstructured{}, 0, cache.Indexers{})
+	_ = inf.SetTransform(func(obj any) (any, error) {
+		obj, err := toCore(obj)
+		if err != nil {
+			return nil, err
+		}
+		return transform(obj)
+	})
+	go inf.RunWithContext(ctx)
+	return inf
+}
+
+// toCore converts a watched core object to its Go type.
+func toCore(obj any) (any, error) {
+	u, ok := obj.(*unstructured.Unstructured)
+	if !ok {
+		return obj, nil
+	}
+	var typed any
+	switch u.GetKind() {
+	case "Service":
+		typed = &corev1.Service{}
+	case "Secret":
+		typed = &corev1.Secret{}
+	case "Node":
+		typed = &corev1.Node{}
+	case "EndpointSlice":
+		typed = &discoveryv1.EndpointSlice{}
+	default:
+		return obj, nil
+	}
+	if err := runtime.DefaultUnstructuredConverter.FromUnstructured(u.Object, typed); err != nil {
+		return nil, fmt.Errorf("%s %s/%s: %w", u.GetKind(), u.GetNamespace(), u.GetName(), err)
+	}
+	return typed, nil
 }
 
 // watch routes an informer's events to the store.
