@@ -3,7 +3,11 @@ package tlsmux
 import (
 	"crypto/ecdsa"
 	"crypto/elliptic"
+	"crypto/rand"
 	"crypto/tls"
+	"crypto/x509"
+	"math/big"
+	"net"
 	"regexp"
 	"strings"
 	"testing"
@@ -17,6 +21,7 @@ func TestSNISelection(t *testing.T) {
 		ca.server(t, "a.example.com"), // listed after the wildcard: exact still wins
 		ca.server(t, "www.other.test", "Mixed.Case.Test"),
 		ca.server(t, "fqdn.test."),
+		{Cert: ca.issue(t, "cn-only.test", false), Source: "test cn-only"}, // no SAN: the CommonName selects it
 	}})
 	srv := startTLSServer(t, s, false)
 
@@ -36,6 +41,7 @@ func TestSNISelection(t *testing.T) {
 		{"", defaultSAN},                           // no SNI
 		{"other.test", defaultSAN},                 // parent of a SAN
 		{"www.other.test.example.com", defaultSAN}, // three extra labels
+		{"cn-only.test", "CN=cn-only.test"},        // CommonName, as in Traefik
 	} {
 		st, err := srv.dial(t, insecure(tc.sni))
 		if err != nil {
@@ -118,8 +124,7 @@ func TestConfiguredDefaultCertificate(t *testing.T) {
 func TestSwapReportsProblems(t *testing.T) {
 	ca := newCA(t, "problems CA")
 	good := ca.server(t, "good.test")
-	noSAN := ca.server(t)
-	noSAN.Source = "Secret ns/nosan"
+	noSAN := Certificate{Cert: ca.issue(t, "", false), Source: "Secret ns/nosan"}
 	badDefault := Certificate{Source: "Secret ns/baddefault"}
 	s := newStore(t, nil)
 	err := s.Swap(&Config{
@@ -142,7 +147,7 @@ func TestSwapReportsProblems(t *testing.T) {
 	for _, want := range []string{
 		"Secret ns/empty: no certificate",
 		"Secret ns/junk:",
-		"Secret ns/nosan: the certificate has no DNS name",
+		"Secret ns/nosan: the certificate has no name",
 		"Secret ns/baddefault: no certificate (serving the generated default certificate)",
 		`TLS options "inverted": maximum version TLS 1.2 is below minimum version TLS 1.3`,
 		`TLS options "noca": client authentication RequireAndVerifyClientCert has no CA pool`,
@@ -201,5 +206,29 @@ func TestParseCertificate(t *testing.T) {
 		if _, err := ParseCertificate(tc.cert, tc.key); err == nil || !strings.Contains(err.Error(), tc.want) {
 			t.Errorf("%s: error %v, want %q", tc.name, err, tc.want)
 		}
+	}
+}
+
+// IP SANs select a certificate too, for clients that send an address as
+// the server name (Go's client does not, so the hello is built here).
+func TestIPSANSelection(t *testing.T) {
+	ca := newCA(t, "ip CA")
+	key := newKey(t)
+	tmpl := &x509.Certificate{SerialNumber: big.NewInt(42), IPAddresses: []net.IP{net.ParseIP("10.1.2.3")},
+		NotBefore: time.Now().Add(-time.Hour), NotAfter: time.Now().Add(time.Hour)}
+	der, err := x509.CreateCertificate(rand.Reader, tmpl, ca.cert, &key.PublicKey, ca.key)
+	if err != nil {
+		t.Fatal(err)
+	}
+	leaf, _ := x509.ParseCertificate(der)
+	s := newStore(t, &Config{Certificates: []Certificate{{Cert: tls.Certificate{Certificate: [][]byte{der}, PrivateKey: key, Leaf: leaf}, Source: "test ip"}}})
+	hello := &tls.ClientHelloInfo{ServerName: "10.1.2.3"}
+	cfg, err := s.ServerConfig().GetConfigForClient(hello)
+	if err != nil {
+		t.Fatal(err)
+	}
+	got, err := cfg.GetCertificate(hello)
+	if err != nil || got.Leaf.SerialNumber.Int64() != 42 {
+		t.Fatalf("IP SAN: %v %v", got, err)
 	}
 }

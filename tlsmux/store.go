@@ -171,7 +171,16 @@ func (s *Store) compile(c *Config) (*snapshot, []error) {
 			continue
 		}
 		indexed := false
-		for _, san := range cert.Leaf.DNSNames {
+		// As Traefik: the subject's CommonName, the DNS SANs and the IP
+		// SANs all select the certificate.
+		names := slices.Clone(cert.Leaf.DNSNames)
+		if cn := cert.Leaf.Subject.CommonName; cn != "" {
+			names = append([]string{cn}, names...)
+		}
+		for _, ip := range cert.Leaf.IPAddresses {
+			names = append(names, ip.String())
+		}
+		for _, san := range names {
 			san = normalize(san)
 			m := sn.exact
 			if parent, ok := strings.CutPrefix(san, "*."); ok {
@@ -186,7 +195,7 @@ func (s *Store) compile(c *Config) (*snapshot, []error) {
 			}
 		}
 		if !indexed {
-			errs = append(errs, fmt.Errorf("tlsmux: %s: the certificate has no DNS name: no SNI selects it", c.Certificates[i].describe()))
+			errs = append(errs, fmt.Errorf("tlsmux: %s: the certificate has no name (CommonName, DNS or IP SAN): no SNI selects it", c.Certificates[i].describe()))
 		}
 	}
 
