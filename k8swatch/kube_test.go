@@ -268,7 +268,7 @@ func TestCluster(t *testing.T) {
 			t.Fatal(err)
 		}
 		for _, e := range evs.Items {
-			if e.Reason == "InvalidConfiguration" && e.InvolvedObject.Kind == "IngressRoute" && e.Type == "Warning" {
+			if e.Reason == "InvalidConfiguration" && e.InvolvedObject.Kind == "IngressRoute" && e.Type == "Warning" && strings.Contains(e.Message, "Hots") {
 				msg = e.Message
 			}
 		}
