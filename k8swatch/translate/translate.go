@@ -12,6 +12,7 @@ package translate
 
 import (
 	"crypto/sha256"
+	"encoding/hex"
 	"errors"
 	"fmt"
 	"net"
@@ -158,7 +159,30 @@ func (t *translator) warn(ref spec.Ref, format string, args ...any) {
 
 // Normalize is Traefik's provider.Normalize: runs of characters that are not
 // letters or digits become one '-', and leading and trailing ones go.
+// ASCII names (all Kubernetes names) take a one-pass path; others the
+// Unicode-aware one.
 func Normalize(name string) string {
+	b := make([]byte, 0, len(name))
+	sep := false
+	for i := 0; i < len(name); i++ {
+		c := name[i]
+		switch {
+		case c >= 0x80:
+			return normalizeUnicode(name)
+		case 'a' <= c && c <= 'z', 'A' <= c && c <= 'Z', '0' <= c && c <= '9':
+			if sep && len(b) > 0 {
+				b = append(b, '-')
+			}
+			sep = false
+			b = append(b, c)
+		default:
+			sep = true
+		}
+	}
+	return string(b)
+}
+
+func normalizeUnicode(name string) string {
 	return strings.Join(strings.FieldsFunc(name, func(r rune) bool {
 		return !unicode.IsLetter(r) && !unicode.IsNumber(r)
 	}), "-")
@@ -167,7 +191,9 @@ func Normalize(name string) string {
 // routerName is Traefik's router key for a route of an IngressRoute.
 func routerName(ns, name, match string) string {
 	sum := sha256.Sum256([]byte(match))
-	return Normalize(fmt.Sprintf("%s-%s-%x", ns, name, sum[:10]))
+	var h [20]byte
+	hex.Encode(h[:], sum[:10])
+	return Normalize(ns + "-" + name + "-" + string(h[:]))
 }
 
 func (t *translator) classAccepted(ir *crd.IngressRoute) bool {

@@ -208,3 +208,19 @@ func TestNormalizeAndNames(t *testing.T) {
 		t.Errorf("routerName = %q", got)
 	}
 }
+
+// The ASCII fast path of Normalize agrees with the Unicode definition.
+func TestNormalizeFastPath(t *testing.T) {
+	rng := rand.New(rand.NewPCG(7, 7))
+	alphabet := []rune("aZ09-_.@ /:é\u00a0x")
+	for range 50000 {
+		r := make([]rune, rng.IntN(12))
+		for i := range r {
+			r[i] = alphabet[rng.IntN(len(alphabet))]
+		}
+		s := string(r)
+		if got, want := Normalize(s), normalizeUnicode(s); got != want {
+			t.Fatalf("Normalize(%q) = %q, want %q", s, got, want)
+		}
+	}
+}
