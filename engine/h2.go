@@ -3,12 +3,11 @@ package engine
 import (
 	"bytes"
 	"context"
-	"crypto/tls"
-	"errors"
 	"io"
 	"log"
 	"net"
 	"net/http"
+	"strconv"
 	"strings"
 	"sync"
 	"time"
@@ -161,7 +160,7 @@ func writeH2Response(w http.ResponseWriter, resp *fasthttp.Response, head bool) 
 	status := resp.StatusCode()
 	noBody := head || status < 200 || status == http.StatusNoContent || status == http.StatusNotModified
 	if !resp.IsBodyStream() && (!noBody || len(resp.Body()) > 0) {
-		h.Set("Content-Length", itoa(len(resp.Body())))
+		h.Set("Content-Length", strconv.Itoa(len(resp.Body())))
 	}
 	if status < 200 || status == http.StatusNoContent {
 		h.Del("Content-Length")
@@ -184,29 +183,7 @@ func writeH2Response(w http.ResponseWriter, resp *fasthttp.Response, head bool) 
 	if resp.Header.ContentLength() < 0 {
 		f, _ = w.(http.Flusher)
 	}
-	bp := copyBufs.Get().(*[]byte)
-	defer copyBufs.Put(bp)
-	buf := *bp
-	for {
-		n, err := resp.BodyStream().Read(buf)
-		if n > 0 {
-			if _, werr := w.Write(buf[:n]); werr != nil {
-				return
-			}
-			if f != nil {
-				f.Flush()
-			}
-		}
-		if err == io.EOF {
-			break
-		}
-		if err != nil {
-			// The upstream failed mid-body. Ending the stream normally
-			// would pass a truncated body off as complete: reset it, as
-			// HTTP/1.1 drops the connection without the last chunk.
-			panic(http.ErrAbortHandler)
-		}
-	}
+	streamBody(w, resp.BodyStream(), f)
 	h2Trailers(h, resp)
 }
 
@@ -227,172 +204,29 @@ func h2Trailers(h http.Header, resp *fasthttp.Response) {
 	}
 }
 
-func itoa(n int) string {
-	var b [20]byte
-	i := len(b)
+// streamBody copies a response body to an HTTP/2 stream, flushing after
+// every read when f is set. When the upstream fails mid-body the stream
+// is reset: ending it normally would pass a truncated body off as
+// complete (HTTP/1.1 drops the connection without the last chunk).
+func streamBody(w http.ResponseWriter, body io.Reader, f http.Flusher) {
+	bp := copyBufs.Get().(*[]byte)
+	defer copyBufs.Put(bp)
+	buf := *bp
 	for {
-		i--
-		b[i] = byte('0' + n%10)
-		n /= 10
-		if n == 0 {
-			break
-		}
-	}
-	return string(b[i:])
-}
-
-// alpnSplit completes the TLS handshake of each connection (bounded by
-// timeout, in a goroutine per connection) and hands it to the h2 or the
-// HTTP/1.1 listener by the negotiated protocol.
-func alpnSplit(ln net.Listener, timeout time.Duration) (h1, h2 net.Listener) {
-	a := &chanListener{ln: ln, c: make(chan net.Conn)}
-	b := &chanListener{ln: ln, c: make(chan net.Conn)}
-	done := make(chan struct{})
-	a.done, b.done = done, done
-	var once sync.Once
-	closeAll := func() { once.Do(func() { close(done); ln.Close() }) }
-	a.close, b.close = closeAll, closeAll
-	go func() {
-		defer closeAll()
-		for {
-			c, err := ln.Accept()
-			if err != nil {
-				var ne net.Error
-				if errors.As(err, &ne) && ne.Timeout() {
-					continue
-				}
-				a.setErr(err)
-				b.setErr(err)
+		n, err := body.Read(buf)
+		if n > 0 {
+			if _, werr := w.Write(buf[:n]); werr != nil {
 				return
 			}
-			go func() {
-				tc, ok := c.(*tls.Conn)
-				if !ok {
-					deliver(a, c)
-					return
-				}
-				tc.SetDeadline(time.Now().Add(timeout))
-				if err := tc.Handshake(); err != nil {
-					tc.Close()
-					return
-				}
-				tc.SetDeadline(time.Time{})
-				if tc.ConnectionState().NegotiatedProtocol == "h2" {
-					deliver(b, tc)
-				} else {
-					deliver(a, tc)
-				}
-			}()
-		}
-	}()
-	return a, b
-}
-
-func deliver(l *chanListener, c net.Conn) {
-	select {
-	case l.c <- c:
-	case <-l.done:
-		c.Close()
-	}
-}
-
-// chanListener is a net.Listener fed by alpnSplit.
-type chanListener struct {
-	ln    net.Listener
-	c     chan net.Conn
-	done  chan struct{}
-	close func()
-	mu    sync.Mutex
-	err   error
-}
-
-func (l *chanListener) setErr(err error) {
-	l.mu.Lock()
-	l.err = err
-	l.mu.Unlock()
-}
-
-func (l *chanListener) Accept() (net.Conn, error) {
-	select {
-	case c := <-l.c:
-		return c, nil
-	case <-l.done:
-		l.mu.Lock()
-		defer l.mu.Unlock()
-		if l.err != nil && !errors.Is(l.err, net.ErrClosed) {
-			return nil, l.err
-		}
-		return nil, net.ErrClosed
-	}
-}
-
-func (l *chanListener) Close() error   { l.close(); return nil }
-func (l *chanListener) Addr() net.Addr { return l.ln.Addr() }
-
-// h2cPreface starts every prior-knowledge cleartext HTTP/2 connection.
-const h2cPreface = "PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n"
-
-// h2cSplit reads the start of each plain connection (bounded by timeout,
-// in a goroutine per connection) and hands those that open with the
-// HTTP/2 preface to the h2c listener, the others to HTTP/1.1. An HTTP/1
-// request differs from the preface by its first or second byte, so this
-// costs no extra read.
-func h2cSplit(ln net.Listener, timeout time.Duration) (h1, h2c net.Listener) {
-	a := &chanListener{ln: ln, c: make(chan net.Conn)}
-	b := &chanListener{ln: ln, c: make(chan net.Conn)}
-	done := make(chan struct{})
-	a.done, b.done = done, done
-	var once sync.Once
-	closeAll := func() { once.Do(func() { close(done); ln.Close() }) }
-	a.close, b.close = closeAll, closeAll
-	go func() {
-		defer closeAll()
-		for {
-			c, err := ln.Accept()
-			if err != nil {
-				var ne net.Error
-				if errors.As(err, &ne) && ne.Timeout() {
-					continue
-				}
-				a.setErr(err)
-				b.setErr(err)
-				return
+			if f != nil {
+				f.Flush()
 			}
-			go func() {
-				c.SetReadDeadline(time.Now().Add(timeout))
-				buf := make([]byte, 0, len(h2cPreface))
-				for len(buf) < len(h2cPreface) && string(buf) == h2cPreface[:len(buf)] {
-					n, err := c.Read(buf[len(buf):cap(buf)])
-					buf = buf[:len(buf)+n]
-					if err != nil {
-						c.Close()
-						return
-					}
-				}
-				c.SetReadDeadline(time.Time{})
-				rc := &replayConn{Conn: c, buf: buf}
-				if string(buf) == h2cPreface {
-					deliver(b, rc)
-				} else {
-					deliver(a, rc)
-				}
-			}()
 		}
-	}()
-	return a, b
-}
-
-// replayConn returns bytes already read before reading on.
-type replayConn struct {
-	net.Conn
-	buf []byte
-}
-
-func (c *replayConn) Read(p []byte) (int, error) {
-	if len(c.buf) > 0 {
-		n := copy(p, c.buf)
-		c.buf = c.buf[n:]
-		return n, nil
+		if err == io.EOF {
+			return
+		}
+		if err != nil {
+			panic(http.ErrAbortHandler)
+		}
 	}
-	return c.Conn.Read(p)
 }

@@ -15,6 +15,7 @@ import (
 	"github.com/edgeroute/edgeroute/compile"
 	"github.com/edgeroute/edgeroute/compile/spec"
 	"github.com/edgeroute/edgeroute/lb"
+	"github.com/edgeroute/edgeroute/tlsmux"
 )
 
 // reqState is the per-request scratch space, pooled: the routing view of
@@ -28,6 +29,8 @@ type reqState struct {
 	path []byte // routing path
 	uri  []byte // forwarded request URI
 	tmp  []byte
+	// secure tells a request read over TLS.
+	secure bool
 }
 
 var statePool = sync.Pool{New: func() any { return new(reqState) }}
@@ -78,11 +81,11 @@ func (s *Server) serve(ctx *fasthttp.RequestCtx, rt *Runtime, ep *listener, st *
 	}
 	// Forwarded headers are settled before routing, so Header matchers see
 	// the result, as in Traefik.
+	st.secure = ctx.IsTLS()
 	prepareForward(ctx, st, ep)
 	var ert *entryRuntime
-	secure := ctx.IsTLS()
 	if i := ep.cfg.Index; i < len(rt.byIndex) {
-		if secure {
+		if st.secure {
 			ert = rt.byIndexTLS[i]
 		} else {
 			ert = rt.byIndex[i]
@@ -92,7 +95,7 @@ func (s *Server) serve(ctx *fasthttp.RequestCtx, rt *Runtime, ep *listener, st *
 		notFound(ctx)
 		return
 	}
-	if secure && misdirected(ctx, ert, st.creq.Host) {
+	if st.secure && misdirected(ctx, ert, st.creq.Host) {
 		ctx.Response.Header.SetContentType(textPlain)
 		ctx.Response.Header.Set("X-Content-Type-Options", "nosniff")
 		ctx.SetStatusCode(fasthttp.StatusMisdirectedRequest)
@@ -123,12 +126,19 @@ func (s *Server) serve(ctx *fasthttp.RequestCtx, rt *Runtime, ep *listener, st *
 // options the host's routers ask for must be those the handshake used.
 // Different names with the same options are allowed.
 func misdirected(ctx *fasthttp.RequestCtx, ert *entryRuntime, host []byte) bool {
-	c, ok := ctx.Conn().(interface{ ConnectionState() tls.ConnectionState })
-	if !ok {
+	if len(ert.hostOptions) == 0 {
 		return false
 	}
-	sni := c.ConnectionState().ServerName
-	if len(ert.hostOptions) == 0 || asciiEqualFold(host, sni) {
+	var sni string
+	switch c := ctx.Conn().(type) {
+	case *tlsmux.ServerConn: // HTTP/1.1: the name was kept at the handshake
+		sni = c.ServerName()
+	case *tls.Conn: // HTTP/2 streams
+		sni = c.ConnectionState().ServerName
+	default:
+		return false
+	}
+	if asciiEqualFold(host, sni) {
 		return false
 	}
 	return hostOptionsFor(ert.hostOptions, host) != sniOptionsFor(ert.hostOptions, sni)

@@ -120,15 +120,17 @@ func (s *Server) Listen() error {
 			return fmt.Errorf("entry point %s: %w", name, err)
 		}
 		l.ln = ln
-		// One port serves TLS and plain HTTP, as in Traefik: the first
-		// byte of each connection decides.
-		rawTLS, plain := tlsmux.Split(ln, tlsmux.DefaultPeekTimeout)
+		// One port serves TLS, plain HTTP/1 and h2c, as in Traefik: the
+		// first bytes of each connection decide; TLS connections then go
+		// to fasthttp or to the HTTP/2 server by the protocol the
+		// handshake negotiated.
 		handshake := ep.ReadTimeout
 		if handshake <= 0 {
-			handshake = 10 * time.Second
+			handshake = tlsmux.DefaultPeekTimeout
 		}
-		l.plain, l.h2c = h2cSplit(plain, handshake)
-		l.secure, l.h2 = alpnSplit(tlsmux.NewTLSListener(rawTLS, s.stores[name]), handshake)
+		rawTLS, h2c, plain := tlsmux.SplitProtocols(ln, handshake)
+		l.plain, l.h2c = plain, h2c
+		l.secure, l.h2 = tlsmux.SplitALPN(rawTLS, s.stores[name], handshake)
 		l.srv = &fasthttp.Server{
 			Handler:                       s.handler(l),
 			NoDefaultServerHeader:         true,

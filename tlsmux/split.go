@@ -23,7 +23,7 @@ const DefaultPeekTimeout = 10 * time.Second
 // tlsLn, any other to plainLn. A client that sends nothing within
 // peekTimeout, or closes first, is closed and never handed out.
 //
-// The connections handed out replay the peeked byte. They are raw on both
+// The connections handed out replay the peeked byte ([*Conn]). They are raw on both
 // sides: wrap tlsLn with [NewTLSListener] (or tls.NewListener) to terminate
 // TLS. Both listeners must be served: a connection waits until its side
 // accepts it.
@@ -34,29 +34,58 @@ const DefaultPeekTimeout = 10 * time.Second
 // with another permanent error, that error). Close waits for the goroutines
 // Split started to exit.
 func Split(ln net.Listener, peekTimeout time.Duration) (tlsLn, plainLn net.Listener) {
+	ls := SplitFunc(ln, peekTimeout, 2, func(c net.Conn) (net.Conn, int, error) {
+		var b [1]byte
+		if _, err := io.ReadFull(c, b[:]); err != nil {
+			return nil, 0, err
+		}
+		side := 1
+		if b[0] == recordTypeHandshake {
+			side = 0
+		}
+		return &Conn{Conn: c, prefix: b[:]}, side, nil
+	})
+	return ls[0], ls[1]
+}
+
+// Classify inspects a new connection (under the peek deadline, in its own
+// goroutine) and picks one of SplitFunc's listeners for it. It returns the
+// connection to hand out (c, or a wrapper that replays what was read), or
+// an error, after which c is closed.
+type Classify func(c net.Conn) (conn net.Conn, side int, err error)
+
+// SplitFunc is [Split] for any number of sides and any classification:
+// each connection ln accepts is classified, with read and write deadlines
+// of peekTimeout, in a goroutine of its own, and handed to listener number
+// side. Closing any of the listeners (or ln) closes them all.
+func SplitFunc(ln net.Listener, peekTimeout time.Duration, sides int, classify Classify) []net.Listener {
 	if peekTimeout <= 0 {
 		peekTimeout = DefaultPeekTimeout
 	}
 	s := &splitter{
-		ln:      ln,
-		timeout: peekTimeout,
-		tls:     make(chan net.Conn),
-		plain:   make(chan net.Conn),
-		done:    make(chan struct{}),
-		peeking: make(map[net.Conn]struct{}),
+		ln:       ln,
+		timeout:  peekTimeout,
+		classify: classify,
+		done:     make(chan struct{}),
+		peeking:  make(map[net.Conn]struct{}),
+	}
+	ls := make([]net.Listener, sides)
+	for i := range ls {
+		s.sides = append(s.sides, make(chan net.Conn))
+		ls[i] = &splitListener{s: s, ch: s.sides[i]}
 	}
 	s.wg.Add(1)
 	go s.acceptLoop()
-	return &splitListener{s: s, ch: s.tls}, &splitListener{s: s, ch: s.plain}
+	return ls
 }
 
 type splitter struct {
-	ln      net.Listener
-	timeout time.Duration
-	tls     chan net.Conn
-	plain   chan net.Conn
-	done    chan struct{} // closed by shutdown
-	wg      sync.WaitGroup
+	ln       net.Listener
+	timeout  time.Duration
+	classify Classify
+	sides    []chan net.Conn
+	done     chan struct{} // closed by shutdown
+	wg       sync.WaitGroup
 
 	mu      sync.Mutex
 	closed  bool
@@ -95,7 +124,7 @@ func (s *splitter) acceptLoop() {
 			continue // Accept now fails: ln is closed
 		}
 		// Set under mu so that shutdown's deadline always comes later.
-		if err := c.SetReadDeadline(time.Now().Add(s.timeout)); err != nil {
+		if err := c.SetDeadline(time.Now().Add(s.timeout)); err != nil {
 			s.mu.Unlock()
 			c.Close()
 			continue
@@ -107,29 +136,23 @@ func (s *splitter) acceptLoop() {
 	}
 }
 
-// peek reads the first byte of c (its read deadline is set) and hands c to
-// the side it selects.
+// peek classifies c (its deadlines are set) and hands it to its side.
 func (s *splitter) peek(c net.Conn) {
 	defer s.wg.Done()
-	var b [1]byte
-	_, err := io.ReadFull(c, b[:])
+	conn, side, err := s.classify(c)
 	if err == nil {
-		err = c.SetReadDeadline(time.Time{})
+		err = c.SetDeadline(time.Time{})
 	}
 	s.mu.Lock()
 	delete(s.peeking, c)
 	closed := s.closed
 	s.mu.Unlock()
-	if err != nil || closed {
+	if err != nil || closed || side < 0 || side >= len(s.sides) {
 		c.Close()
 		return
 	}
-	ch := s.plain
-	if b[0] == recordTypeHandshake {
-		ch = s.tls
-	}
 	select {
-	case ch <- &Conn{Conn: c, first: b[0], pending: true}:
+	case s.sides[side] <- conn:
 	case <-s.done:
 		c.Close()
 	}
@@ -154,7 +177,7 @@ func (s *splitter) shutdown(err error) {
 	close(s.done)
 	now := time.Now()
 	for c := range s.peeking {
-		c.SetReadDeadline(now) // peek fails at once and closes c
+		c.SetDeadline(now) // classify fails at once and c is closed
 	}
 	s.mu.Unlock()
 	s.ln.Close()
@@ -197,32 +220,31 @@ func (l *splitListener) Addr() net.Addr { return l.s.ln.Addr() }
 // like any net.Conn, a Conn must not be read from by two goroutines at once.
 type Conn struct {
 	net.Conn
-	first   byte
-	pending bool // first has not been read yet
+	prefix []byte // read while classifying, not yet returned by Read
 }
 
-// Read returns the peeked byte first, then reads from the underlying
+// Read returns the peeked bytes first, then reads from the underlying
 // connection.
 func (c *Conn) Read(p []byte) (int, error) {
-	if c.pending && len(p) > 0 {
-		p[0] = c.first
-		c.pending = false
-		return 1, nil
+	if len(c.prefix) > 0 && len(p) > 0 {
+		n := copy(p, c.prefix)
+		c.prefix = c.prefix[n:]
+		return n, nil
 	}
 	return c.Conn.Read(p)
 }
 
-// WriteTo writes the peeked byte, then copies the underlying connection
+// WriteTo writes the peeked bytes, then copies the underlying connection
 // with its own WriteTo when it has one (for example splice on Linux).
 func (c *Conn) WriteTo(w io.Writer) (int64, error) {
 	var n int64
-	if c.pending {
-		m, err := w.Write([]byte{c.first})
+	if len(c.prefix) > 0 {
+		m, err := w.Write(c.prefix)
 		n += int64(m)
+		c.prefix = c.prefix[m:]
 		if err != nil {
 			return n, err
 		}
-		c.pending = false
 	}
 	var m int64
 	var err error
@@ -244,7 +266,7 @@ func (c *Conn) ReadFrom(r io.Reader) (int64, error) {
 }
 
 // NetConn returns the underlying connection, like [tls.Conn.NetConn]. Reading
-// from it directly skips the peeked byte if it has not been read yet.
+// from it directly skips the peeked bytes not read yet.
 func (c *Conn) NetConn() net.Conn { return c.Conn }
 
 // CloseWrite shuts down the writing side of a TCP (or Unix) connection; for
