@@ -9,6 +9,7 @@ import (
 	"iter"
 	"net"
 	"net/netip"
+	"slices"
 	"strings"
 
 	"github.com/valyala/fasthttp"
@@ -58,9 +59,9 @@ func prepareForward(ctx *fasthttp.RequestCtx, st *reqState, ep *listener) {
 	if absent("X-Forwarded-Proto") {
 		proto := "http"
 		switch ws := isWebSocket(h); {
-		case ctx.IsTLS() && ws:
+		case st.secure && ws:
 			proto = "wss"
-		case ctx.IsTLS():
+		case st.secure:
 			proto = "https"
 		case ws:
 			proto = "ws"
@@ -68,7 +69,7 @@ func prepareForward(ctx *fasthttp.RequestCtx, st *reqState, ep *listener) {
 		h.Set("X-Forwarded-Proto", proto)
 	}
 	if absent("X-Forwarded-Port") {
-		st.tmp = appendPort(st.tmp[:0], h.Host(), ctx.IsTLS())
+		st.tmp = appendPort(st.tmp[:0], h.Host(), st.secure)
 		h.SetBytesV("X-Forwarded-Port", st.tmp)
 	}
 	if absent("X-Forwarded-Host") {
@@ -278,7 +279,7 @@ func forward(ctx *fasthttp.RequestCtx, st *reqState, u *upstream, passHost bool)
 		return nil
 	}
 	setForwardURI(req, st)
-	if ctx.IsTLS() != u.hc.IsTLS {
+	if st.secure != u.hc.IsTLS {
 		// A request read over TLS parses as https://; the upstream's
 		// scheme is what the client must see.
 		if u.hc.IsTLS {
@@ -309,18 +310,15 @@ func forward(ctx *fasthttp.RequestCtx, st *reqState, u *upstream, passHost bool)
 	if err != nil {
 		return err
 	}
-	rh := &ctx.Response.Header
-	if c := rh.Peek("Connection"); len(c) > 0 {
+	if rh := &ctx.Response.Header; hasAny(rh.All(), hopLowerResponse) {
 		// Headers the upstream named in Connection are hop-by-hop too
 		// (RFC 9110 §7.6.1).
-		for tok := range bytes.SplitSeq(c, []byte(",")) {
+		for tok := range bytes.SplitSeq(rh.Peek("Connection"), []byte(",")) {
 			if tok = bytes.TrimSpace(tok); len(tok) > 0 && !equalFoldBytes(tok, "close") && !equalFoldBytes(tok, "keep-alive") {
 				rh.DelBytes(tok)
 			}
 		}
 		rh.Del("Connection")
-	}
-	if hasHop(rh.All()) {
 		for _, k := range hopHeaders {
 			rh.Del(k)
 		}
@@ -330,9 +328,12 @@ func forward(ctx *fasthttp.RequestCtx, st *reqState, u *upstream, passHost bool)
 
 // hasHop reports whether a header list holds a hop-by-hop header. Fast
 // path: one scan, usually finding none, instead of a Del per name.
-func hasHop(all iter.Seq2[[]byte, []byte]) bool {
+func hasHop(all iter.Seq2[[]byte, []byte]) bool { return hasAny(all, hopLower) }
+
+// hasAny reports whether a header list holds one of names (lower case).
+func hasAny(all iter.Seq2[[]byte, []byte], names []string) bool {
 	for k := range all {
-		for _, m := range hopLower {
+		for _, m := range names {
 			if equalFoldBytes(k, m) {
 				return true
 			}
@@ -340,6 +341,10 @@ func hasHop(all iter.Seq2[[]byte, []byte]) bool {
 	}
 	return false
 }
+
+// hopLowerResponse adds Connection, which on a request is handled before
+// routing (removeConnectionListed).
+var hopLowerResponse = append(slices.Clone(hopLower), "connection")
 
 // hopLower is hopHeaders in lower case, for equalFoldBytes.
 var hopLower = func() []string {
