@@ -2,7 +2,6 @@ package engine
 
 import (
 	"bytes"
-	"io"
 	"net/http"
 
 	"github.com/valyala/fasthttp"
@@ -38,28 +37,10 @@ func (s *h2Stream) relay(resp *http.Response) {
 	}
 
 	s.w.WriteHeader(resp.StatusCode)
+	// Every read is flushed at once: a gRPC message must not wait in a
+	// buffer.
 	f, _ := s.w.(http.Flusher)
-	bp := copyBufs.Get().(*[]byte)
-	defer copyBufs.Put(bp)
-	buf := *bp
-	for {
-		n, err := resp.Body.Read(buf)
-		if n > 0 {
-			if _, werr := s.w.Write(buf[:n]); werr != nil {
-				return
-			}
-			if f != nil {
-				f.Flush()
-			}
-		}
-		if err == io.EOF {
-			break
-		}
-		if err != nil {
-			// A truncated body must not look complete: reset the stream.
-			panic(http.ErrAbortHandler)
-		}
-	}
+	streamBody(s.w, resp.Body, f)
 	// Trailers are known only now; the prefix sends undeclared ones.
 	for k, vs := range resp.Trailer {
 		hdr[http.TrailerPrefix+k] = vs
