@@ -35,6 +35,9 @@ type Runtime struct {
 	Compiled bool
 	// stateKeys are the lb.Registry keys this runtime uses.
 	stateKeys map[string]bool
+	// tls is each entry point's TLS configuration, swapped into its
+	// tlsmux.Store by Apply.
+	tls map[string]*tlsmux.Config
 	// lbs are the load-balancer services by endpoints key, for
 	// UpdateEndpoints.
 	lbs map[string][]*lbService
@@ -96,26 +99,31 @@ func routerOptions(r *spec.Router, ep *EntryPoint, t *spec.TLS) (string, error) 
 func hostOptions(entryPoint string, routers []*routerRuntime) (map[string]string, []spec.Problem) {
 	m := map[string]string{}
 	conflict := map[string]bool{}
+	domains := make([][]string, len(routers)) // each rule parsed once
 	var problems []spec.Problem
-	for _, r := range routers {
-		domains := compile.Domains(r.r.Rule)
-		if len(domains) == 0 && r.options != spec.DefaultTLSOptions {
+	for i, r := range routers {
+		domains[i] = compile.Domains(r.r.Rule)
+		if len(domains[i]) == 0 && r.options != spec.DefaultTLSOptions {
 			problems = append(problems, spec.Problem{Ref: r.r.Ref, Warning: true, Err: fmt.Errorf(
 				"router %s: its rule names no Host(), so handshakes on entry point %s cannot select its TLS options %s; the default options apply", r.r.Name, entryPoint, r.options)})
 		}
-		for _, d := range domains {
-			if have, ok := m[d]; ok && have != r.options {
-				conflict[d] = true
-			}
-			if _, ok := m[d]; !ok {
+		for _, d := range domains[i] {
+			if have, ok := m[d]; !ok {
 				m[d] = r.options
+			} else if have != r.options {
+				conflict[d] = true
 			}
 		}
 	}
+	if len(conflict) == 0 {
+		return m, problems
+	}
 	for d := range conflict {
 		m[d] = spec.DefaultTLSOptions
-		for _, r := range routers {
-			if slices.Contains(compile.Domains(r.r.Rule), d) {
+	}
+	for i, r := range routers {
+		for _, d := range domains[i] {
+			if conflict[d] {
 				problems = append(problems, spec.Problem{Ref: r.r.Ref, Warning: true, Err: fmt.Errorf(
 					"router %s: host %s has routers with different TLS options on entry point %s; the default options apply to it", r.r.Name, d, entryPoint)})
 			}
@@ -165,12 +173,10 @@ func (s *Server) Apply(snap *spec.Snapshot) []spec.Problem {
 	s.applyMu.Lock()
 	defer s.applyMu.Unlock()
 	rt, problems := build(s.static, snap, s.ups, s.reg, s.rt.Load())
-	cfgs, tlsProblems := tlsConfigs(snap.TLS, rt)
-	problems = append(problems, tlsProblems...)
 	// Certificates and options first: a connection routed by the new
 	// tables finds its host's options in place.
 	for name, st := range s.stores {
-		cfg := cfgs[name]
+		cfg := rt.tls[name]
 		if cfg == nil {
 			cfg = &tlsmux.Config{}
 		}
@@ -383,6 +389,11 @@ func build(static *Static, snap *spec.Snapshot, ups *upstreams, reg *lb.Registry
 		rt.byIndex[ep.Index] = rt.entry[name]
 		rt.byIndexTLS[ep.Index] = rt.secure[name]
 	}
+	// Certificates and options are parsed here, so that check and explain
+	// report what Apply would refuse.
+	var tlsProblems []spec.Problem
+	rt.tls, tlsProblems = tlsConfigs(snap.TLS, rt)
+	problems = append(problems, tlsProblems...)
 	return rt, dedupe(problems)
 }
 

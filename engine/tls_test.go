@@ -202,15 +202,14 @@ func TestTLSClientAuth(t *testing.T) {
 	if code, _, _, err := tlsGet(t, addr, "strict.test", "strict.test", &tls.Config{Certificates: []tls.Certificate{pair}}); err != nil || code != 200 {
 		t.Errorf("trusted client certificate: %d %v", code, err)
 	}
-	other, ok := ca.issue(t, true, "client")
-	pair2, _ := tls.X509KeyPair(other, ok)
+	otherCert, otherKey := ca.issue(t, true, "client")
+	pair2, _ := tls.X509KeyPair(otherCert, otherKey)
 	if _, _, _, err := tlsGet(t, addr, "strict.test", "strict.test", &tls.Config{Certificates: []tls.Certificate{pair2}}); err == nil {
 		t.Error("client certificate from another CA accepted")
 	}
 	if code, _, _, err := tlsGet(t, addr, "a.test", "a.test", nil); err != nil || code != 200 {
 		t.Errorf("a.test (default options) without a client certificate: %d %v", code, err)
 	}
-	_ = net.IPv4len
 }
 
 // HTTP/2 over TLS (ALPN h2) goes through the same routing, TLS options
@@ -362,5 +361,32 @@ func TestTLSOptionsConflict(t *testing.T) {
 		if !strings.Contains(joined, want) {
 			t.Errorf("missing problem %q in:\n%s", want, joined)
 		}
+	}
+}
+
+// A certificate that does not parse is reported on its Secret by Build
+// (so check shows it) and left out; its router still serves, with the
+// default certificate, as in Traefik.
+func TestBadCertificateReported(t *testing.T) {
+	ca := newTestCA(t)
+	static, err := ParseStatic([]string{"--entryPoints.web.address=:1"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	good := ca.certificate(t, "good", "a.test")
+	other := ca.certificate(t, "other", "b.test")
+	bad := spec.Certificate{Ref: spec.Ref{Kind: "Secret", Namespace: "default", Name: "mismatch"}, CertPEM: good.CertPEM, KeyPEM: other.KeyPEM}
+	snap := lbSnap([]spec.Router{{Name: "r", Rule: "Host(`a.test`)", Service: "s", TLS: &spec.RouterTLS{Options: spec.DefaultTLSOptions}}},
+		map[string]string{"s": "http://127.0.0.1:1"})
+	snap.TLS = &spec.TLS{Certificates: []spec.Certificate{bad, other}}
+	rt, probs := Build(static, snap)
+	if len(probs) != 1 || probs[0].Ref.Name != "mismatch" || !strings.Contains(probs[0].Error(), "private key does not match public key") {
+		t.Fatalf("problems: %v", probs)
+	}
+	if len(rt.tls["web"].Certificates) != 1 {
+		t.Fatalf("certificates kept: %d, want 1", len(rt.tls["web"].Certificates))
+	}
+	if table, _ := rt.TLSTable("web"); table == nil {
+		t.Fatal("the TLS router was dropped")
 	}
 }

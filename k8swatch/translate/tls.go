@@ -94,7 +94,9 @@ func (t *translator) tlsObjects() {
 	t.snap.TLS = store
 }
 
-// certificate reads a kubernetes.io/tls Secret.
+// certificate reads a kubernetes.io/tls Secret. The engine parses the key
+// pair (and reports a bad one on the Secret); as in Traefik, a router
+// whose certificate does not parse still serves, with the default one.
 func (t *translator) certificate(ns, name string) (*spec.Certificate, error) {
 	s := t.secrets[key(ns, name)]
 	t.deps.secrets[key(ns, name)] = true
@@ -104,9 +106,6 @@ func (t *translator) certificate(ns, name string) (*spec.Certificate, error) {
 	crt, k := s.Data[corev1.TLSCertKey], s.Data[corev1.TLSPrivateKeyKey]
 	if len(crt) == 0 || len(k) == 0 {
 		return nil, fmt.Errorf("secret %s/%s has no %s and %s", ns, name, corev1.TLSCertKey, corev1.TLSPrivateKeyKey)
-	}
-	if _, err := tls.X509KeyPair(crt, k); err != nil {
-		return nil, fmt.Errorf("secret %s/%s: %v", ns, name, err)
 	}
 	return &spec.Certificate{Ref: t.ref("Secret", ns, name, 0), CertPEM: crt, KeyPEM: k}, nil
 }

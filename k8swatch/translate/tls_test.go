@@ -144,7 +144,8 @@ spec:
 			route("a", "{options: {name: bad}}"), "minVersion \"VersionTLS14\""},
 		{"---\napiVersion: traefik.io/v1alpha1\nkind: TLSOption\nmetadata: {name: bad, namespace: default}\nspec: {cipherSuites: [TLS_NOPE]}\n", "unknown suite \"TLS_NOPE\""},
 		{"---\napiVersion: traefik.io/v1alpha1\nkind: TLSOption\nmetadata: {name: bad, namespace: default}\nspec: {clientAuth: {clientAuthType: RequireAndVerifyClientCert}}\n", "needs clientAuth.secretNames"},
-		{secret("broken", crt, otherKey) + route("a", "{secretName: broken}"), "private key does not match public key"},
+		{"---\napiVersion: v1\nkind: Secret\nmetadata: {name: empty, namespace: default}\ntype: kubernetes.io/tls\ndata: {}\n" +
+			route("a", "{secretName: empty}"), "secret default/empty has no tls.crt and tls.key"},
 	} {
 		snap := Snapshot(decode(t, tlsBase+tc.docs+route("ok", "{}")), Options{})
 		var all []string
