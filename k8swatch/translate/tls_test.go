@@ -27,26 +27,7 @@ func decode(t *testing.T, docs string) *Objects {
 			t.Fatalf("decoding: %v", p)
 		}
 	}
-	out := &Objects{}
-	for i := range objs.IngressRoutes {
-		out.IngressRoutes = append(out.IngressRoutes, &objs.IngressRoutes[i].IngressRoute)
-	}
-	for i := range objs.Services {
-		out.Services = append(out.Services, &objs.Services[i].Service)
-	}
-	for i := range objs.EndpointSlices {
-		out.EndpointSlices = append(out.EndpointSlices, &objs.EndpointSlices[i].EndpointSlice)
-	}
-	for i := range objs.Secrets {
-		out.Secrets = append(out.Secrets, &objs.Secrets[i].Secret)
-	}
-	for i := range objs.TLSOptions {
-		out.TLSOptions = append(out.TLSOptions, &objs.TLSOptions[i].TLSOption)
-	}
-	for i := range objs.TLSStores {
-		out.TLSStores = append(out.TLSStores, &objs.TLSStores[i].TLSStore)
-	}
-	return out
+	return FromManifest(objs)
 }
 
 func certPEM(t *testing.T, host string) (crt, key string) {

@@ -29,34 +29,7 @@ func load(t *testing.T, files ...string) *Objects {
 			t.Fatalf("loading %v: %v", files, p)
 		}
 	}
-	out := &Objects{}
-	for i := range objs.IngressRoutes {
-		out.IngressRoutes = append(out.IngressRoutes, &objs.IngressRoutes[i].IngressRoute)
-	}
-	for i := range objs.TraefikServices {
-		out.TraefikServices = append(out.TraefikServices, &objs.TraefikServices[i].TraefikService)
-	}
-	for i := range objs.Middlewares {
-		out.Middlewares = append(out.Middlewares, &objs.Middlewares[i].Middleware)
-	}
-	for i := range objs.Services {
-		out.Services = append(out.Services, &objs.Services[i].Service)
-	}
-	for i := range objs.EndpointSlices {
-		out.EndpointSlices = append(out.EndpointSlices, &objs.EndpointSlices[i].EndpointSlice)
-	}
-	for i := range objs.Nodes {
-		out.Nodes = append(out.Nodes, &objs.Nodes[i].Node)
-	}
-	for i := range objs.Secrets {
-		out.Secrets = append(out.Secrets, &objs.Secrets[i].Secret)
-	}
-	for i := range objs.TLSOptions {
-		out.TLSOptions = append(out.TLSOptions, &objs.TLSOptions[i].TLSOption)
-	}
-	for i := range objs.TLSStores {
-		out.TLSStores = append(out.TLSStores, &objs.TLSStores[i].TLSStore)
-	}
+	out := FromManifest(objs)
 	return out
 }
 
