@@ -55,15 +55,7 @@ func handshakeSerial(addr, sni string) (*big.Int, error) {
 func TestServeTLSCertificateReload(t *testing.T) {
 	_, pa := whoami(t, "whoami-a")
 	dir := t.TempDir()
-	manifests(t, dir, map[string]int{"whoami-a": pa}, `apiVersion: traefik.io/v1alpha1
-kind: IngressRoute
-metadata: {name: secure, namespace: default}
-spec:
-  routes:
-    - match: Host(`+"`secure.test`"+`)
-      services: [{name: whoami-a, port: 80}]
-  tls: {secretName: cert}
-`)
+	manifests(t, dir, map[string]int{"whoami-a": pa}, secureRoute("Host(`secure.test`)", "{secretName: cert}"))
 	crt, key, first := selfSigned(t, "secure.test")
 	write(t, filepath.Join(dir, "secret.yaml"), tlsSecret(crt, key))
 	p := start(t, "--entryPoints.web.address=127.0.0.1:0", "--providers.manifests.directory="+dir)
@@ -109,15 +101,7 @@ func TestServeHTTP2Clients(t *testing.T) {
 	}
 	_, pa := whoami(t, "whoami-a")
 	dir := t.TempDir()
-	manifests(t, dir, map[string]int{"whoami-a": pa}, `apiVersion: traefik.io/v1alpha1
-kind: IngressRoute
-metadata: {name: secure, namespace: default}
-spec:
-  routes:
-    - match: PathPrefix(`+"`/`"+`)
-      services: [{name: whoami-a, port: 80}]
-  tls: {}
-`)
+	manifests(t, dir, map[string]int{"whoami-a": pa}, secureRoute("PathPrefix(`/`)", "{}"))
 	p := start(t, "--entryPoints.web.address=127.0.0.1:0", "--providers.manifests.directory="+dir)
 	addr := p.address(t)
 	out, err := exec.Command("curl", "--http2", "-sk", "-w", "\n%{http_version} %{http_code}", "https://"+addr+"/curl").CombinedOutput()
@@ -137,15 +121,7 @@ spec:
 // points a plain request that only a TLS router matches at it.
 func TestExplainTLS(t *testing.T) {
 	dir := t.TempDir()
-	manifests(t, dir, map[string]int{"whoami-a": 9001}, `apiVersion: traefik.io/v1alpha1
-kind: IngressRoute
-metadata: {name: secure, namespace: default}
-spec:
-  routes:
-    - match: Host(`+"`a.test`"+`)
-      services: [{name: whoami-a, port: 80}]
-  tls: {}
-`)
+	manifests(t, dir, map[string]int{"whoami-a": 9001}, secureRoute("Host(`a.test`)", "{}"))
 	for url, want := range map[string]string{
 		"https://a.test/": "result:      router default-secure-",
 		"http://a.test/":  "(with tls) would take it on a TLS connection",
@@ -155,4 +131,11 @@ spec:
 			t.Errorf("explain %s: %v, want %q in:\n%s", url, err, want, out)
 		}
 	}
+}
+
+// secureRoute is an IngressRoute "secure" to whoami-a with the given rule
+// and tls block.
+func secureRoute(match, tls string) string {
+	return "apiVersion: traefik.io/v1alpha1\nkind: IngressRoute\nmetadata: {name: secure, namespace: default}\nspec:\n" +
+		"  routes:\n    - match: " + match + "\n      services: [{name: whoami-a, port: 80}]\n  tls: " + tls + "\n"
 }
