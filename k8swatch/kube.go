@@ -8,6 +8,7 @@ import (
 	"os"
 	"reflect"
 	"sort"
+	"strings"
 	"sync"
 	"time"
 
@@ -409,7 +410,7 @@ func (k *Kube) endpoints(sink Sink) {
 	k.epDirty = map[string]bool{}
 	changes := map[string][]spec.Server{}
 	for svc := range dirty {
-		ns, name := splitKey(svc)
+		ns, name, _ := strings.Cut(svc, "/")
 		tables, ok := k.deps.Endpoints(k.st.serviceObjects(ns, name), k.opts.Translate, ns, name)
 		if !ok {
 			k.full = true
@@ -550,13 +551,4 @@ type invalidObject struct {
 	metav1.ObjectMeta
 	Kind, APIVersion string
 	Err              error
-}
-
-func splitKey(k string) (ns, name string) {
-	for i := 0; i < len(k); i++ {
-		if k[i] == '/' {
-			return k[:i], k[i+1:]
-		}
-	}
-	return "", k
 }
