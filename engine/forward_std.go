@@ -67,7 +67,7 @@ func forwardStd(ctx *fasthttp.RequestCtx, st *reqState, u *upstream) error {
 	for _, k := range hopHeaders {
 		resp.Header.Del(k)
 	}
-	if stream != nil {
+	if stream != nil && !st.mw.ChangesResponse {
 		stream.relay(resp)
 		return nil
 	}

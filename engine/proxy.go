@@ -221,17 +221,18 @@ func splitComma(b []byte) func(func([]byte) bool) {
 }
 
 // setForwardURI sets the request URI that goes upstream: the normalised,
-// sanitised escaped path, and the query with ';' turned into '&' (Traefik's
+// sanitised escaped path (as middlewares left it), and the query with ';' turned into '&' (Traefik's
 // AllowQuerySemicolons). An absolute-form target's authority becomes the
 // Host, as Go's req.Host.
 func setForwardURI(req *fasthttp.Request, st *reqState) {
 	h := &req.Header
 	st.uri = st.uri[:0]
-	if len(st.esc) == 0 || st.esc[0] != '/' {
+	path := st.mw.EscapedPath()
+	if len(path) == 0 || path[0] != '/' {
 		st.uri = append(st.uri, '/')
 	}
-	st.uri = append(st.uri, st.esc...)
-	if q := st.creq.Query; len(q) > 0 || bytes.IndexByte(h.RequestURI(), '?') >= 0 {
+	st.uri = append(st.uri, path...)
+	if q := st.mw.Query; len(q) > 0 || st.mw.HasQuery {
 		st.uri = append(st.uri, '?')
 		for _, c := range q {
 			if c == ';' {

@@ -9,6 +9,7 @@ import (
 	"reflect"
 	"runtime/debug"
 	"slices"
+	"strings"
 	"sync"
 	"time"
 
@@ -16,6 +17,7 @@ import (
 
 	"github.com/edgeroute/edgeroute/compile"
 	"github.com/edgeroute/edgeroute/compile/spec"
+	"github.com/edgeroute/edgeroute/engine/middleware"
 	"github.com/edgeroute/edgeroute/lb"
 	"github.com/edgeroute/edgeroute/tlsmux"
 )
@@ -58,6 +60,49 @@ type routerRuntime struct {
 	r       *spec.Router
 	service service
 	options string // TLS options name, for TLS routers
+	// handler is the service wrapped in the router's middlewares (its
+	// entry point's http.middlewares first), built once per runtime.
+	handler middleware.Handler
+	// chain names the middlewares handler runs, in order, for explain.
+	chain []*middleware.Built
+}
+
+// wrap builds the router's handler: its service inside the entry point's
+// middlewares and then its own, in order.
+func (rr *routerRuntime) wrap(built map[string]*middleware.Built, entryPoint []string) error {
+	names := make([]string, 0, len(entryPoint)+len(rr.r.Middlewares))
+	for _, n := range entryPoint {
+		if !strings.Contains(n, "@") {
+			n += "@kubernetescrd" // qualified by the router's provider, as in Traefik
+		}
+		names = append(names, n)
+	}
+	names = append(names, rr.r.Middlewares...)
+	wraps := make([]middleware.Middleware, 0, len(names))
+	for _, n := range names {
+		b := built[n]
+		if b == nil {
+			return fmt.Errorf("middleware %s does not exist", n)
+		}
+		if b.Err != nil {
+			return b.Err
+		}
+		wraps = append(wraps, b.Wrap)
+		rr.chain = append(rr.chain, b)
+	}
+	rr.handler = middleware.Wrap(terminal(rr.service), wraps...)
+	return nil
+}
+
+// sortedBuilt lists built middlewares by name, so that problems come out
+// in a stable order.
+func sortedBuilt(m map[string]*middleware.Built) []*middleware.Built {
+	out := make([]*middleware.Built, 0, len(m))
+	for _, b := range m {
+		out = append(out, b)
+	}
+	slices.SortFunc(out, func(a, b *middleware.Built) int { return strings.Compare(a.Def.Name, b.Def.Name) })
+	return out
 }
 
 // entryFor returns the plain or TLS runtime of an entry point; rt may be
@@ -305,6 +350,26 @@ func build(static *Static, snap *spec.Snapshot, ups *upstreams, reg *lb.Registry
 		return sv, nil
 	}
 
+	// Middlewares are built once, whatever number of routers use them;
+	// each router then wraps its own service in them.
+	built := middleware.Build(snap.Middlewares, middleware.BuildContext{
+		Service: func(name string) (middleware.Handler, error) {
+			sv, err := buildService(name, 0)
+			if err != nil {
+				return nil, err
+			}
+			return terminal(sv), nil
+		},
+	})
+	for _, b := range sortedBuilt(built) {
+		if b.Err != nil {
+			problems = append(problems, spec.Problem{Ref: b.Def.Ref, Err: b.Err})
+		}
+		for _, w := range b.Warnings {
+			problems = append(problems, spec.Problem{Ref: b.Def.Ref, Warning: true, Err: fmt.Errorf("middleware %s: %s", b.Def.Name, w)})
+		}
+	}
+
 	defaults := defaultEntryPoints(static)
 	type compiledTable struct {
 		ids      []int // indices in snap.Routers
@@ -339,8 +404,15 @@ func build(static *Static, snap *spec.Snapshot, ups *upstreams, reg *lb.Registry
 					problems = append(problems, spec.Problem{Ref: r.Ref, Err: fmt.Errorf("router %s: %w", r.Name, err)})
 					continue
 				}
+				rr := &routerRuntime{r: r, service: sv, options: options}
+				if err := rr.wrap(built, ep.Middlewares); err != nil {
+					// As in Traefik, a router whose middleware is missing
+					// or broken is not served: its requests get 404.
+					problems = append(problems, spec.Problem{Ref: r.Ref, Err: fmt.Errorf("router %s: %w", r.Name, err)})
+					continue
+				}
 				routes = append(routes, compile.Route{Name: r.Name, Rule: r.Rule, Priority: r.Priority, Syntax: compile.ParseSyntax(r.Syntax)})
-				routers = append(routers, &routerRuntime{r: r, service: sv, options: options})
+				routers = append(routers, rr)
 				ids = append(ids, i)
 			}
 			var er *entryRuntime

@@ -9,11 +9,13 @@ import (
 	"net/netip"
 	"strings"
 	"sync"
+	"unsafe"
 
 	"github.com/valyala/fasthttp"
 
 	"github.com/edgeroute/edgeroute/compile"
 	"github.com/edgeroute/edgeroute/compile/spec"
+	"github.com/edgeroute/edgeroute/engine/middleware"
 	"github.com/edgeroute/edgeroute/lb"
 	"github.com/edgeroute/edgeroute/tlsmux"
 )
@@ -21,6 +23,9 @@ import (
 // reqState is the per-request scratch space, pooled: the routing view of
 // the request and the buffers it borrows.
 type reqState struct {
+	// mw must stay the first field: stateOf finds the reqState from the
+	// *middleware.Request that middlewares pass along.
+	mw   middleware.Request
 	creq compile.Request
 	hint lb.Hint // balancer input (sticky cookie, client IP) and output
 	ip   []byte
@@ -34,6 +39,18 @@ type reqState struct {
 }
 
 var statePool = sync.Pool{New: func() any { return new(reqState) }}
+
+// stateOf returns the reqState that embeds r as its first field. Every
+// middleware.Request the engine hands out is one (guarded by the array
+// length below, which fails to compile if mw moves).
+func stateOf(r *middleware.Request) *reqState { return (*reqState)(unsafe.Pointer(r)) }
+
+var _ [0]struct{} = [unsafe.Offsetof(reqState{}.mw)]struct{}{}
+
+// terminal is the innermost handler of a router: its service.
+func terminal(sv service) middleware.Handler {
+	return func(ctx *fasthttp.RequestCtx, r *middleware.Request) { sv.serve(ctx, stateOf(r)) }
+}
 
 // Prepared response bodies: never formatted per request.
 var (
@@ -82,6 +99,7 @@ func (s *Server) serve(ctx *fasthttp.RequestCtx, rt *Runtime, ep *listener, st *
 	// Forwarded headers are settled before routing, so Header matchers see
 	// the result, as in Traefik.
 	st.secure = ctx.IsTLS()
+	st.mw.Secure = st.secure
 	prepareForward(ctx, st, ep)
 	var ert *entryRuntime
 	if i := ep.cfg.Index; i < len(rt.byIndex) {
@@ -108,7 +126,7 @@ func (s *Server) serve(ctx *fasthttp.RequestCtx, rt *Runtime, ep *listener, st *
 		return
 	}
 	r := ert.routers[i]
-	if r.service == nil {
+	if r.handler == nil {
 		notFound(ctx)
 		return
 	}
@@ -118,7 +136,7 @@ func (s *Server) serve(ctx *fasthttp.RequestCtx, rt *Runtime, ep *listener, st *
 		st.ip = ip.AppendTo(st.ip[:0])
 		st.hint.ClientIP = st.ip
 	}
-	r.service.serve(ctx, st)
+	r.handler(ctx, &st.mw)
 }
 
 // misdirected is Traefik's domain-fronting check (snicheck): on a TLS
@@ -212,9 +230,9 @@ func fillRequest(ctx *fasthttp.RequestCtx, st *reqState, sanitize bool) bool {
 		}
 		target = rest
 	}
-	rawPath, query := target, []byte(nil)
+	rawPath, query, hasQuery := target, []byte(nil), false
 	if i := bytes.IndexByte(target, '?'); i >= 0 {
-		rawPath, query = target[:i], target[i+1:]
+		rawPath, query, hasQuery = target[:i], target[i+1:], true
 	}
 	var err error
 	st.host = compile.AppendCanonicalHost(st.host[:0], host)
@@ -235,6 +253,10 @@ func fillRequest(ctx *fasthttp.RequestCtx, st *reqState, sanitize bool) bool {
 	st.creq.Query = query
 	st.creq.ClientIP = remoteAddr(ctx)
 	st.creq.Header = h
+	m := &st.mw
+	m.Reset(st.esc)
+	m.Query, m.HasQuery = query, hasQuery
+	m.Host, m.ClientIP = st.host, st.creq.ClientIP
 	return true
 }
 

@@ -84,6 +84,7 @@ func (s *lbService) serve(ctx *fasthttp.RequestCtx, st *reqState) {
 	ep.State.Acquire()
 	err := forward(ctx, st, up, s.passHost)
 	ep.State.Release()
+	st.mw.UpstreamErr = err
 	if err != nil {
 		writeError(ctx, errorStatus(err))
 	}

@@ -109,6 +109,10 @@ type EntryPoint struct {
 	ReadTimeout      time.Duration
 	WriteTimeout     time.Duration
 	IdleTimeout      time.Duration
+	// Middlewares is entryPoints.NAME.http.middlewares: middlewares run
+	// before those of every router of the entry point ("name@provider";
+	// a name without a provider is the kubernetescrd one).
+	Middlewares []string
 	// TLS is entryPoints.NAME.http.tls: every router on the entry point
 	// becomes a TLS router (with these options unless it names its own).
 	TLS *EntryPointTLS
@@ -296,6 +300,9 @@ func (s *Static) set(key, val string) error {
 			return boolean(&ep.ForwardedHeaders.Insecure)
 		case "forwardedheaders.trustedips":
 			ep.ForwardedHeaders.TrustedIPs = splitList(val)
+			return nil
+		case "http.middlewares":
+			ep.Middlewares = splitList(val)
 			return nil
 		case "http.sanitizepath":
 			return boolean(&ep.SanitizePath)

@@ -6,6 +6,7 @@
 package spec
 
 import (
+	"encoding/json"
 	"fmt"
 	"strconv"
 	"strings"
@@ -16,6 +17,9 @@ import (
 type Snapshot struct {
 	Routers  []Router
 	Services map[string]*Service // by service name (e.g. "default-whoami-80")
+	// Middlewares are the middlewares routers and chains may name, by
+	// name (e.g. "default-strip@kubernetescrd").
+	Middlewares map[string]*Middleware
 	// Endpoints holds the servers of every Kubernetes Service port that a
 	// load balancer refers to, by EndpointsKey. It changes far more often
 	// than the rest; the engine swaps it in without recompiling routes.
@@ -79,11 +83,29 @@ type Router struct {
 	Priority    int64
 	Syntax      string // "v2" or "" (v3)
 	Service     string // name in Snapshot.Services
+	// Middlewares name, in order, the router's middlewares in
+	// Snapshot.Middlewares (after its entry points' http.middlewares).
 	Middlewares []string
 	// TLS, when set, makes the router serve TLS connections only; a router
 	// without it serves plain connections only (unless its entry point
 	// has http.tls).
 	TLS *RouterTLS
+}
+
+// Middleware is one middleware (a Middleware object of one kind).
+type Middleware struct {
+	Name string // e.g. "default-strip@kubernetescrd"
+	Ref  Ref
+	// Kind is the kind's key in the Middleware spec ("stripPrefix").
+	Kind string
+	// Config is the kind's configuration as JSON (the object under the
+	// kind's key), which the engine's middleware kind decodes strictly.
+	Config json.RawMessage
+	// Chain lists a chain's members by name, namespaces resolved.
+	Chain []string
+	// Service names the service an errors middleware sends error pages
+	// to, in Snapshot.Services.
+	Service string
 }
 
 // Service is a servers load balancer or a weighted set of other services.

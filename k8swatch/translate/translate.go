@@ -75,6 +75,7 @@ func Translate(objs *Objects, opts Options) (*spec.Snapshot, *Deps) {
 	}}
 	t.index()
 	t.tlsObjects()
+	t.middlewares()
 	irs := slices.Clone(objs.IngressRoutes)
 	sort.Slice(irs, func(i, j int) bool {
 		a, b := irs[i], irs[j]
@@ -225,8 +226,9 @@ func (t *translator) ingressRoute(ir *crd.IngressRoute) {
 			t.problem(ref, "route has an empty match rule")
 			continue
 		}
-		if len(route.Middlewares) > 0 {
-			t.problem(ref, "middlewares are not supported yet; the route is skipped, as Traefik skips a route whose middleware does not exist")
+		mws, err := t.routeMiddlewares(ir.Namespace, route.Middlewares)
+		if err != nil {
+			t.problem(ref, "%v", err)
 			continue
 		}
 		var rtls *spec.RouterTLS
@@ -249,6 +251,7 @@ func (t *translator) ingressRoute(ir *crd.IngressRoute) {
 			Rule:        route.Match,
 			Priority:    int64(route.Priority),
 			Syntax:      route.Syntax,
+			Middlewares: mws,
 			TLS:         rtls,
 		}
 		svc, err := t.routeService(ir.Namespace, key, route.Services)
@@ -266,6 +269,22 @@ func (t *translator) ingressRoute(ir *crd.IngressRoute) {
 			t.snap.Routers = append(t.snap.Routers, r)
 		}
 	}
+}
+
+// routeMiddlewares resolves a route's middleware references, in order. A
+// reference that breaks the namespace rules skips the route; one to a
+// Middleware that does not exist is left for the engine, which fails the
+// router (Traefik's "middleware does not exist").
+func (t *translator) routeMiddlewares(ns string, refs []crd.MiddlewareRef) ([]string, error) {
+	var out []string
+	for _, r := range refs {
+		name, err := t.middlewareName(ns, r)
+		if err != nil {
+			return nil, fmt.Errorf("invalid reference to middleware %s: %w", r.Name, err)
+		}
+		out = append(out, name)
+	}
+	return out, nil
 }
 
 // routeService builds the service of a route and returns its name.

@@ -141,7 +141,8 @@ func TestPolicies(t *testing.T) {
 		{"with_externalname_with_http.yml", Options{}, "externalName services not allowed"},
 		{"with_externalname_with_http.yml", Options{AllowExternalNameServices: true}, ""},
 		{"with_nil_endpointslice_port_name.yml", Options{}, "no servers found"},
-		{"with_middleware.yml", Options{}, "middlewares are not supported yet"},
+		{"with_middleware.yml", Options{}, "middleware foo/addprefix not in the parent resource namespace default (allowCrossNamespace is off)"},
+		{"with_middleware.yml", Options{AllowCrossNamespace: true}, ""},
 		{"with_empty_rule_kind.yml", Options{}, ""}, // Traefik builds the router (its rule fails later, in the muxer)
 	} {
 		snap := Snapshot(load(t, "services.yml", tc.file), tc.opts)
