@@ -44,6 +44,7 @@ var Kinds = []Kind{
 	kind("addPrefix", newAddPrefix),
 	kind("stripPrefix", newStripPrefix),
 	kind("chain", newChain),
+	// New kinds go above this line, one row each.
 }
 
 // Lookup returns the registry row of a kind.
