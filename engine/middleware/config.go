@@ -60,9 +60,6 @@ func ParseStatusRanges(list []string) (StatusRanges, error) {
 				return nil, fmt.Errorf("status %q: not a status or a range", s)
 			}
 		}
-		if a > b {
-			return nil, fmt.Errorf("status range %q: the lower bound is above the upper one", s)
-		}
 		out = append(out, [2]int{a, b})
 	}
 	return out, nil
