@@ -251,9 +251,10 @@ func setForwardURI(req *fasthttp.Request, st *reqState) {
 // with ", "), as Go's ReverseProxy does for Traefik.
 func appendXFF(req *fasthttp.Request, st *reqState) {
 	ip := st.creq.ClientIP
-	if !ip.IsValid() {
-		return
+	if !ip.IsValid() || st.xffDone {
+		return // a second forward of the request (retry, error page) has it
 	}
+	st.xffDone = true
 	h := &req.Header
 	st.tmp = st.tmp[:0]
 	for i, v := range h.PeekAll("X-Forwarded-For") {

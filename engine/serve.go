@@ -36,6 +36,10 @@ type reqState struct {
 	tmp  []byte
 	// secure tells a request read over TLS.
 	secure bool
+	// xffDone is set once the client's address is in X-Forwarded-For, so
+	// that forwarding the request again (retry, error pages) does not
+	// repeat it.
+	xffDone bool
 }
 
 var statePool = sync.Pool{New: func() any { return new(reqState) }}
@@ -100,6 +104,7 @@ func (s *Server) serve(ctx *fasthttp.RequestCtx, rt *Runtime, ep *listener, st *
 	// the result, as in Traefik.
 	st.secure = ctx.IsTLS()
 	st.mw.Secure = st.secure
+	st.xffDone = false
 	prepareForward(ctx, st, ep)
 	var ert *entryRuntime
 	if i := ep.cfg.Index; i < len(rt.byIndex) {
