@@ -124,8 +124,17 @@ func runExplain(args []string, out io.Writer) int {
 	}
 	x := table.Explain(req)
 	problems := append(append([]spec.Problem(nil), snap.Problems...), buildProblems...)
+	var steps []engine.Step
+	forwarded := ""
+	if x.Winner >= 0 {
+		steps, forwarded, err = rt.TraceChain(entryPoint, u.Scheme == "https", routers[x.Winner].Name, method, target, headers, ip)
+		if err != nil {
+			fmt.Fprintln(os.Stderr, "explain:", err)
+			return 1
+		}
+	}
 	if asJSON {
-		return writeExplainJSON(out, method, rawURL, entryPoint, req, x, routers, snap, problems)
+		return writeExplainJSON(out, method, rawURL, entryPoint, req, x, routers, snap, problems, steps, forwarded)
 	}
 	conn := "plain HTTP"
 	if u.Scheme == "https" {
@@ -158,6 +167,7 @@ func runExplain(args []string, out io.Writer) int {
 				fmt.Fprintf(out, "             servers: %s\n", strings.Join(urls, ", "))
 			}
 		}
+		printSteps(out, method, steps, forwarded)
 	}
 	fmt.Fprintf(out, "\nrouters on %s, in the order they are tried (highest priority first):\n", entryPoint)
 	for _, v := range x.Routes {
@@ -179,7 +189,38 @@ func runExplain(args []string, out io.Writer) int {
 	return 0
 }
 
-func writeExplainJSON(out io.Writer, method, rawURL, ep string, req *compile.Request, x compile.Explanation, routers []*spec.Router, snap *spec.Snapshot, problems []spec.Problem) int {
+// printSteps prints what each middleware of the chain does to the request
+// (found by running the router's own middlewares), and what the service
+// then receives.
+func printSteps(out io.Writer, method string, steps []engine.Step, forwarded string) {
+	if len(steps) == 0 {
+		return
+	}
+	fmt.Fprintf(out, "middlewares: in order (the service's answer taken as 200 with no body):\n")
+	for i, s := range steps {
+		what := "no change"
+		switch {
+		case s.Answered && s.Location != "":
+			what = fmt.Sprintf("answers %d, Location: %s", s.Status, s.Location)
+		case s.Answered:
+			what = fmt.Sprintf("answers %d itself", s.Status)
+		case len(s.Effects) > 0:
+			what = strings.Join(s.Effects, "; ")
+		}
+		kind := s.Kind
+		if s.Via != "" {
+			kind += ", in chain " + s.Via
+		}
+		fmt.Fprintf(out, "             %d. %s (%s): %s\n", i+1, s.Name, kind, what)
+	}
+	if forwarded != "" {
+		fmt.Fprintf(out, "             the service receives %s %s\n", method, forwarded)
+	} else {
+		fmt.Fprintf(out, "             the service is not reached\n")
+	}
+}
+
+func writeExplainJSON(out io.Writer, method, rawURL, ep string, req *compile.Request, x compile.Explanation, routers []*spec.Router, snap *spec.Snapshot, problems []spec.Problem, steps []engine.Step, forwarded string) int {
 	type route struct {
 		Router    string `json:"router"`
 		Service   string `json:"service"`
@@ -188,6 +229,15 @@ func writeExplainJSON(out io.Writer, method, rawURL, ep string, req *compile.Req
 		Candidate bool   `json:"candidate"`
 		Matched   bool   `json:"matched"`
 		Reason    string `json:"reason,omitempty"`
+	}
+	type step struct {
+		Name     string   `json:"name"`
+		Kind     string   `json:"kind"`
+		Via      string   `json:"via,omitempty"`
+		Effects  []string `json:"effects,omitempty"`
+		Answered bool     `json:"answered,omitempty"`
+		Status   int      `json:"status,omitempty"`
+		Location string   `json:"location,omitempty"`
 	}
 	doc := struct {
 		Method      string   `json:"method"`
@@ -199,6 +249,8 @@ func writeExplainJSON(out io.Writer, method, rawURL, ep string, req *compile.Req
 		Service     string   `json:"service,omitempty"`
 		Servers     []string `json:"servers,omitempty"`
 		Status      int      `json:"status,omitempty"`
+		Middlewares []step   `json:"middlewares,omitempty"`
+		Forwarded   string   `json:"forwardedURI,omitempty"`
 		Routes      []route  `json:"routes"`
 		Problems    []string `json:"problems,omitempty"`
 	}{Method: method, URL: rawURL, EntryPoint: ep, Host: string(req.Host), RoutingPath: string(req.Path), Routes: []route{}}
@@ -210,6 +262,13 @@ func writeExplainJSON(out io.Writer, method, rawURL, ep string, req *compile.Req
 				doc.Servers = append(doc.Servers, s.URL)
 			}
 		}
+		for _, s := range steps {
+			doc.Middlewares = append(doc.Middlewares, step(s))
+			if s.Answered {
+				doc.Status = s.Status
+			}
+		}
+		doc.Forwarded = forwarded
 	} else {
 		doc.Status = 404
 	}

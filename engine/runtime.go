@@ -63,8 +63,16 @@ type routerRuntime struct {
 	// handler is the service wrapped in the router's middlewares (its
 	// entry point's http.middlewares first), built once per runtime.
 	handler middleware.Handler
-	// chain names the middlewares handler runs, in order, for explain.
-	chain []*middleware.Built
+	// chain lists the middlewares handler runs, in order, chains
+	// expanded into their members, for explain.
+	chain []chainLink
+}
+
+// chainLink is one middleware a router runs, and the chains it came
+// through ("" when the router names it).
+type chainLink struct {
+	b   *middleware.Built
+	via string
 }
 
 // wrap builds the router's handler: its service inside the entry point's
@@ -87,11 +95,30 @@ func (rr *routerRuntime) wrap(built map[string]*middleware.Built, entryPoint []s
 		if b.Err != nil {
 			return b.Err
 		}
-		wraps = append(wraps, b.Wrap)
-		rr.chain = append(rr.chain, b)
+		rr.chain = appendLinks(rr.chain, built, b, "")
+	}
+	for _, l := range rr.chain {
+		wraps = append(wraps, l.b.Wrap)
 	}
 	rr.handler = middleware.Wrap(terminal(rr.service), wraps...)
 	return nil
+}
+
+// appendLinks appends b, or the members of the chain b, recursively (a
+// chain wraps its members in order, so the expansion serves the same).
+// Build has refused cycles and missing members.
+func appendLinks(links []chainLink, built map[string]*middleware.Built, b *middleware.Built, via string) []chainLink {
+	if b.Def.Kind != "chain" {
+		return append(links, chainLink{b: b, via: via})
+	}
+	v := b.Def.Name
+	if via != "" {
+		v = via + " > " + v
+	}
+	for _, name := range b.Def.Chain {
+		links = appendLinks(links, built, built[name], v)
+	}
+	return links
 }
 
 // sortedBuilt lists built middlewares by name, so that problems come out

@@ -1,0 +1,142 @@
+package engine
+
+import (
+	"fmt"
+	"net"
+	"net/netip"
+	"slices"
+	"strings"
+
+	"github.com/valyala/fasthttp"
+
+	"github.com/edgeroute/edgeroute/engine/middleware"
+)
+
+// Step is what one middleware of a router's chain did to a request, found
+// by running the router's own built middlewares (the ones serve runs) with
+// the service replaced by a recorder that answers 200 with no body.
+type Step struct {
+	Name string // the middleware, e.g. "default-strip@kubernetescrd"
+	Kind string // its kind, e.g. "stripPrefix"
+	// Via names the chain(s) it belongs to, outermost first; empty when
+	// the router (or its entry point) names it.
+	Via string
+	// Effects lists the changes it made: the forwarded path, request
+	// headers, response headers.
+	Effects []string
+	// Answered is set when it answered the request itself (a redirect, a
+	// refusal, a CORS preflight): no later middleware nor the service ran.
+	Answered bool
+	Status   int
+	Location string
+}
+
+// TraceChain runs the middlewares of router (by name) on entry point
+// entryPoint (its TLS routers when secure) for a request, and returns what
+// each did and the request URI the service would receive ("" when a
+// middleware answered). target is the request target ("/path?query").
+func (rt *Runtime) TraceChain(entryPoint string, secure bool, router, method, target string, header [][2]string, clientIP netip.Addr) ([]Step, string, error) {
+	er := rt.entryFor(entryPoint, secure)
+	if er == nil {
+		return nil, "", fmt.Errorf("no routers on entry point %s", entryPoint)
+	}
+	i := slices.IndexFunc(er.routers, func(r *routerRuntime) bool { return r.r.Name == router })
+	if i < 0 {
+		return nil, "", fmt.Errorf("router %s is not served on entry point %s", router, entryPoint)
+	}
+	rr := er.routers[i]
+	var req fasthttp.Request
+	req.Header.DisableNormalizing()
+	req.Header.SetMethod(method)
+	req.SetRequestURI(target)
+	for _, kv := range header {
+		if strings.EqualFold(kv[0], "Host") {
+			req.Header.SetHost(kv[1])
+		} else {
+			req.Header.Add(kv[0], kv[1])
+		}
+	}
+	var ctx fasthttp.RequestCtx
+	ctx.Init(&req, &net.TCPAddr{IP: clientIP.AsSlice(), Port: 40000}, nil)
+	st := new(reqState)
+	if !fillRequest(&ctx, st, true) {
+		return nil, "", fmt.Errorf("the entry point refuses the request (400)")
+	}
+	st.secure, st.mw.Secure = secure, secure
+
+	type seen struct {
+		reached bool
+		uri     string
+		reqHdr  []string
+		respHdr []string // after the layer returned
+	}
+	states := make([]seen, len(rr.chain)+1) // entering each middleware, then the service
+	snapshot := func(k int, r *middleware.Request) {
+		uri := string(r.EscapedPath())
+		if r.HasQuery {
+			uri += "?" + string(r.Query)
+		}
+		states[k] = seen{reached: true, uri: uri, reqHdr: headerLines(ctx.Request.Header.All())}
+	}
+	h := middleware.Handler(func(c *fasthttp.RequestCtx, r *middleware.Request) {
+		snapshot(len(rr.chain), r)
+		c.SetStatusCode(fasthttp.StatusOK)
+		states[len(rr.chain)].respHdr = headerLines(c.Response.Header.All())
+	})
+	for k := len(rr.chain) - 1; k >= 0; k-- {
+		inner := rr.chain[k].b.Wrap(h)
+		h = func(c *fasthttp.RequestCtx, r *middleware.Request) {
+			snapshot(k, r)
+			inner(c, r)
+			states[k].respHdr = headerLines(c.Response.Header.All())
+		}
+	}
+	h(&ctx, &st.mw)
+
+	steps := make([]Step, len(rr.chain))
+	for k, l := range rr.chain {
+		s := Step{Name: l.b.Def.Name, Kind: l.b.Def.Kind, Via: l.via}
+		in, out := states[k], states[k+1]
+		if !out.reached {
+			s.Answered, s.Status = true, ctx.Response.StatusCode()
+			s.Location = string(ctx.Response.Header.Peek("Location"))
+			steps[k] = s
+			steps = steps[:k+1]
+			return steps, "", nil
+		}
+		if in.uri != out.uri {
+			s.Effects = append(s.Effects, fmt.Sprintf("path %s -> %s", in.uri, out.uri))
+		}
+		s.Effects = append(s.Effects, diffLines("request header", in.reqHdr, out.reqHdr)...)
+		s.Effects = append(s.Effects, diffLines("response header", out.respHdr, in.respHdr)...)
+		steps[k] = s
+	}
+	return steps, states[len(rr.chain)].uri, nil
+}
+
+func headerLines(all func(func([]byte, []byte) bool)) []string {
+	var out []string
+	for k, v := range all {
+		out = append(out, string(k)+": "+string(v))
+	}
+	return out
+}
+
+// diffLines describes the header lines added to and removed from before.
+func diffLines(what string, before, after []string) []string {
+	var out []string
+	for _, l := range after {
+		if !slices.Contains(before, l) {
+			out = append(out, fmt.Sprintf("%s %s set", what, l))
+		}
+	}
+	for _, l := range before {
+		if !slices.Contains(after, l) {
+			k, _, _ := strings.Cut(l, ":")
+			if !slices.ContainsFunc(after, func(a string) bool { return strings.HasPrefix(a, k+":") }) {
+				out = append(out, fmt.Sprintf("%s %s removed", what, k))
+			}
+		}
+	}
+	return out
+}
