@@ -50,8 +50,8 @@ func runCheck(args []string, out io.Writer) int {
 		errs++
 		fmt.Fprintf(out, "error:   %s\n", p.Error())
 	}
-	fmt.Fprintf(out, "%s: %d routers, %d services, %d problems, %d objects ignored\n",
-		strings.Join(dirs, " "), len(snap.Routers), len(snap.Services), errs, ignored)
+	fmt.Fprintf(out, "%s: %d routers, %d services, %d middlewares, %d problems, %d objects ignored\n",
+		strings.Join(dirs, " "), len(snap.Routers), len(snap.Services), len(snap.Middlewares), errs, ignored)
 	if errs > 0 {
 		return 1
 	}
