@@ -41,7 +41,9 @@ func main() {
 	}
 	var (
 		ns       = flag.String("n", "1,1000,10000,100000", "route counts, comma-separated")
-		variants = flag.String("variant", "simple,mixed", "rule sets: simple (one Host per route), mixed (Host && PathPrefix under 8 hosts, with Header, Method and HostRegexp)")
+		variants = flag.String("variant", "simple,mixed", "rule sets: simple (one Host per route), mixed (Host && PathPrefix under 8 hosts, with Header, Method and HostRegexp), "+
+			"mw0 and mw (one Host per route, path /api/x; mw adds stripPrefix, headers and a redirectScheme that lets the request through), "+
+			"gzip and zstd (one Host per route, a 16 KiB JSON answer compressed by the compress middleware, nginx's and HAProxy's gzip; the client accepts only that encoding)")
 		rounds   = flag.Int("rounds", 3, "interleaved rounds per scenario")
 		duration = flag.Duration("duration", 10*time.Second, "load duration per measurement")
 		conns    = flag.Int("conns", 64, "keep-alive connections")
@@ -252,11 +254,26 @@ spec:
 			loc = fmt.Sprintf("location %s { %sproxy_pass http://up; }", prefix, cond)
 			hapKey = host + prefix
 		}
-		fmt.Fprintf(&ir, "    - match: %q\n      services: [{name: upstream, port: 80}]\n", rule)
+		mws := ""
+		switch sc.variant {
+		case "mw0", "mw":
+			path = "/api/x"
+			if sc.variant == "mw" {
+				mws = "      middlewares: [{name: strip}, {name: sec}, {name: redir}]\n"
+				loc = `location / { rewrite ^/api(/.*)$ $1 break; proxy_set_header X-Forwarded-Prefix /api; proxy_set_header X-Edge on; ` +
+					`add_header X-Frame-Options DENY; add_header X-Content-Type-Options nosniff; add_header X-Served-By edge; proxy_pass http://up; }`
+			}
+		case "gzip", "zstd":
+			path = "/json"
+			mws = "      middlewares: [{name: compress}]\n"
+			loc = "location / { gzip on; gzip_types application/json; gzip_min_length 1024; gzip_comp_level " + gzipLevel + "; proxy_pass http://up; }"
+		}
+		fmt.Fprintf(&ir, "    - match: %q\n%s      services: [{name: upstream, port: 80}]\n", rule, mws)
 		ngxHosts[host] = append(ngxHosts[host], loc)
 		hapLines = append(hapLines, hapKey+" up")
 		sc.hosts, sc.paths, sc.headers, sc.methods = append(sc.hosts, host), append(sc.paths, path), append(sc.headers, hdr), append(sc.methods, method)
 	}
+	ir.WriteString(benchMiddlewares)
 	if err := os.WriteFile(filepath.Join(sc.dir, "manifests", "bench.yaml"), []byte(ir.String()), 0o644); err != nil {
 		return err
 	}
@@ -290,6 +307,42 @@ spec:
 	}
 	return nil
 }
+
+// benchMiddlewares are the middlewares of the mw, gzip and zstd variants.
+// redir asks for the scheme the requests already have, so it only looks.
+const benchMiddlewares = `---
+apiVersion: traefik.io/v1alpha1
+kind: Middleware
+metadata: {name: strip, namespace: bench}
+spec:
+  stripPrefix: {prefixes: [/api]}
+---
+apiVersion: traefik.io/v1alpha1
+kind: Middleware
+metadata: {name: sec, namespace: bench}
+spec:
+  headers:
+    customRequestHeaders: {X-Edge: "on"}
+    customResponseHeaders: {X-Served-By: edge}
+    frameDeny: true
+    contentTypeNosniff: true
+---
+apiVersion: traefik.io/v1alpha1
+kind: Middleware
+metadata: {name: redir, namespace: bench}
+spec:
+  redirectScheme: {scheme: http}
+---
+apiVersion: traefik.io/v1alpha1
+kind: Middleware
+metadata: {name: compress, namespace: bench}
+spec:
+  compress: {}
+`
+
+// gzipLevel is the gzip level given to nginx and HAProxy: that of the
+// compress middleware (klauspost's gzip default, as Traefik's).
+const gzipLevel = "6"
 
 // writeNginx writes nginx's configuration: one server block per host,
 // server_names_hash sized for N. With TLS, every listen is TLS and h2.
@@ -350,11 +403,25 @@ frontend fe
   default_backend notfound
 backend up
   http-reuse always
-  server s1 127.0.0.1:%d
+%s  server s1 127.0.0.1:%d
 backend notfound
   http-request deny deny_status 404
-`, sc.haproxyTLSGlobal(withTLS), sc.haproxyTLSBind(withTLS), lookup, sc.upPort)
+`, sc.haproxyTLSGlobal(withTLS), sc.haproxyTLSBind(withTLS), lookup, haproxyExtras[sc.variant], sc.upPort)
 	return os.WriteFile(filepath.Join(sc.dir, name), []byte(hap.String()), 0o644)
+}
+
+// haproxyExtras are the backend lines doing what the variants'
+// middlewares do.
+var haproxyExtras = map[string]string{
+	"mw": `  http-request replace-path ^/api(/.*) \1
+  http-request set-header X-Forwarded-Prefix /api
+  http-request set-header X-Edge on
+  http-response set-header X-Frame-Options DENY
+  http-response set-header X-Content-Type-Options nosniff
+  http-response set-header X-Served-By edge
+`,
+	"gzip": "  compression algo gzip\n  compression type application/json\n",
+	"zstd": "  compression algo gzip\n  compression type application/json\n",
 }
 
 // start launches a proxy pinned to CPU 0 and returns it with its port.
@@ -440,8 +507,10 @@ func (sc *scenario) measure(target, binary string, d time.Duration, conns int) (
 		pid = childPID(pid) // the worker
 	}
 	cpu0, sys0 := procCPU(pid), cpuBusy(0)
-	out, err := exec.Command("taskset", "-c", "1", "wrk", "-t1", fmt.Sprintf("-c%d", conns), "-d", d.String(),
-		"-s", script, fmt.Sprintf("http://127.0.0.1:%d/", port)).CombinedOutput()
+	wrk := exec.Command("taskset", "-c", "1", "wrk", "-t1", fmt.Sprintf("-c%d", conns), "-d", d.String(),
+		"-s", script, fmt.Sprintf("http://127.0.0.1:%d/", port))
+	wrk.Env = append(os.Environ(), "TARGET="+target)
+	out, err := wrk.CombinedOutput()
 	if err != nil {
 		return r, fmt.Errorf("wrk: %v\n%s", err, out)
 	}
@@ -465,16 +534,29 @@ func (sc *scenario) measure(target, binary string, d time.Duration, conns int) (
 // request (wrk then reconnects after each answer).
 func (sc *scenario) writeScript(path string, closeConn bool) error {
 	req := `local host, p, h, m = "r" .. i .. ".bench.test", "/", nil, "GET"`
+	enc := ""
+	switch sc.variant {
+	case "mw0", "mw":
+		req = `local host, p, h, m = "r" .. i .. ".bench.test", "/api/x", nil, "GET"`
+	case "gzip", "zstd":
+		req = `local host, p, h, m = "r" .. i .. ".bench.test", "/json", nil, "GET"`
+		enc = "\n  headers[\"Accept-Encoding\"] = \"" + sc.variant + "\""
+		if sc.variant == "zstd" {
+			// nginx and HAProxy have no zstd: they answer gzip to gzip.
+			enc = "\n  headers[\"Accept-Encoding\"] = target_zstd and \"zstd\" or \"gzip\""
+		}
+	}
 	if sc.variant == "mixed" {
 		req = `local host, p, h, m = "h" .. (i % 8) .. ".bench.test", "/p" .. i .. "/x", nil, "GET"
   if i % 8 == 5 then h = "t" .. i end
   if i % 8 == 6 then m = "POST" end`
 	}
-	closeHeader := ""
+	closeHeader := enc
 	if closeConn {
-		closeHeader = "\n  headers[\"Connection\"] = \"close\""
+		closeHeader += "\n  headers[\"Connection\"] = \"close\""
 	}
 	script := fmt.Sprintf(`local n = %d
+target_zstd = os.getenv("TARGET") == "edgeroute"
 request = function()
   local i = math.random(n) - 1
   %s
@@ -681,8 +763,16 @@ func ensureTools(targets []string, withTLS bool) error {
 // upstream is the backend: a fasthttp server with a small fixed answer.
 func upstream(addr string) {
 	body := []byte("ok\n")
+	json := benchJSON(16 << 10)
 	s := &fasthttp.Server{
-		Handler:               func(ctx *fasthttp.RequestCtx) { ctx.SetBody(body) },
+		Handler: func(ctx *fasthttp.RequestCtx) {
+			if string(ctx.Path()) == "/json" {
+				ctx.SetContentType("application/json")
+				ctx.SetBody(json)
+				return
+			}
+			ctx.SetBody(body)
+		},
 		NoDefaultServerHeader: true,
 		NoDefaultDate:         true,
 	}
@@ -690,4 +780,19 @@ func upstream(addr string) {
 		fmt.Fprintln(os.Stderr, "upstream:", err)
 		os.Exit(1)
 	}
+}
+
+// benchJSON is a JSON document of about n bytes that compresses as API
+// answers do (repeated keys, varied values).
+func benchJSON(n int) []byte {
+	var b strings.Builder
+	b.WriteString(`{"items":[`)
+	for i := 0; b.Len() < n-64; i++ {
+		if i > 0 {
+			b.WriteByte(',')
+		}
+		fmt.Fprintf(&b, `{"id":%d,"name":"item-%d","price":%d.%02d,"tags":["t%d","t%d"],"active":%t}`, i, i*7919%10007, i*37%1000, i%100, i%13, i%29, i%3 == 0)
+	}
+	b.WriteString(`]}`)
+	return []byte(b.String())
 }
