@@ -110,3 +110,34 @@ func serveApplied(t *testing.T, s *Server) string {
 	t.Cleanup(func() { cancel(); <-done })
 	return "http://" + s.Addr("web")
 }
+
+// A Kubernetes Service reference's own middlewares run after the
+// router's, before balancing; one that is missing answers 404.
+func TestServiceMiddlewares(t *testing.T) {
+	a := backend(t, "a")
+	snap := withMiddlewares(lbSnap([]spec.Router{
+		{Name: "r", Rule: "PathPrefix(`/r`)", Service: "s", Middlewares: []string{"v1@kubernetescrd"}},
+		{Name: "bad", Rule: "PathPrefix(`/bad`)", Service: "broken"},
+	}, map[string]string{"s": a, "broken": a}),
+		mwDef("v1@kubernetescrd", "addPrefix", `{"prefix":"/v1"}`),
+		mwDef("svc@kubernetescrd", "addPrefix", `{"prefix":"/svc"}`),
+	)
+	snap.Services["s"].Middlewares = []string{"svc@kubernetescrd"}
+	snap.Services["broken"].Middlewares = []string{"nope@kubernetescrd"}
+	static, err := ParseStatic([]string{"--entryPoints.web.address=127.0.0.1:0"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	s := NewServer(static, slog.New(slog.NewTextHandler(io.Discard, nil)))
+	probs := s.Apply(snap)
+	if len(probs) != 1 || !strings.Contains(probs[0].Error(), "service broken: middleware nope@kubernetescrd does not exist") {
+		t.Errorf("problems: %v", probs)
+	}
+	base := serveApplied(t, s)
+	if code, body := get(t, base+"/r/x", "a.test"); code != 200 || !strings.HasPrefix(body, "a GET /svc/v1/r/x ") {
+		t.Errorf("/r/x: %d %q", code, body)
+	}
+	if code, _ := get(t, base+"/bad", "a.test"); code != 404 {
+		t.Errorf("/bad: %d, want 404", code)
+	}
+}

@@ -337,6 +337,7 @@ func build(static *Static, snap *spec.Snapshot, ups *upstreams, reg *lb.Registry
 	reuse := prev != nil && len(prev.entry) > 0 && sameRouting(prev.snapshot, snap)
 	var problems []spec.Problem
 	services := map[string]service{}
+	var wrapped []*mwService
 	var buildService func(name string, depth int) (service, error)
 	buildService = func(name string, depth int) (service, error) {
 		if sv, ok := services[name]; ok {
@@ -372,6 +373,13 @@ func build(static *Static, snap *spec.Snapshot, ups *upstreams, reg *lb.Registry
 			sv = newWeightedService(def, children, reg)
 		default:
 			return nil, fmt.Errorf("service %s has no load balancer", name)
+		}
+		if len(def.Middlewares) > 0 {
+			// Wrapped once the middlewares are built, before the runtime
+			// serves.
+			ms := &mwService{inner: sv, def: def}
+			wrapped = append(wrapped, ms)
+			sv = ms
 		}
 		services[name] = sv
 		return sv, nil
@@ -482,6 +490,15 @@ func build(static *Static, snap *spec.Snapshot, ups *upstreams, reg *lb.Registry
 			}
 		}
 	}
+	// Services with middlewares of their own get them now. One whose
+	// middleware is missing or broken answers 404, as its routers do in
+	// Traefik, and is reported.
+	for _, ms := range wrapped {
+		if err := ms.wrap(built); err != nil {
+			problems = append(problems, spec.Problem{Ref: ms.def.Ref, Err: fmt.Errorf("service %s: %w", ms.def.Name, err)})
+		}
+	}
+
 	rt.byIndex = make([]*entryRuntime, len(static.EntryPoints))
 	rt.byIndexTLS = make([]*entryRuntime, len(static.EntryPoints))
 	for name, ep := range static.EntryPoints {

@@ -3,12 +3,14 @@
 package engine
 
 import (
+	"fmt"
 	"sync/atomic"
 	"time"
 
 	"github.com/valyala/fasthttp"
 
 	"github.com/edgeroute/edgeroute/compile/spec"
+	"github.com/edgeroute/edgeroute/engine/middleware"
 	"github.com/edgeroute/edgeroute/lb"
 )
 
@@ -157,4 +159,35 @@ func (w *weightedService) serve(ctx *fasthttp.RequestCtx, st *reqState) {
 		return
 	}
 	ep.Data.(service).serve(ctx, st)
+}
+
+// mwService runs a service's own middlewares before it.
+type mwService struct {
+	inner   service
+	def     *spec.Service
+	handler middleware.Handler
+}
+
+func (m *mwService) wrap(built map[string]*middleware.Built) error {
+	wraps := make([]middleware.Middleware, 0, len(m.def.Middlewares))
+	for _, n := range m.def.Middlewares {
+		b := built[n]
+		if b == nil {
+			return fmt.Errorf("middleware %s does not exist", n)
+		}
+		if b.Err != nil {
+			return b.Err
+		}
+		wraps = append(wraps, b.Wrap)
+	}
+	m.handler = middleware.Wrap(terminal(m.inner), wraps...)
+	return nil
+}
+
+func (m *mwService) serve(ctx *fasthttp.RequestCtx, st *reqState) {
+	if m.handler == nil { // its middlewares failed to build
+		notFound(ctx)
+		return
+	}
+	m.handler(ctx, &st.mw)
 }

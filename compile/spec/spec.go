@@ -114,6 +114,9 @@ type Service struct {
 	Ref          Ref
 	LoadBalancer *LoadBalancer
 	Weighted     *Weighted
+	// Middlewares run, in order, before the service balances (a
+	// Kubernetes Service reference's own middlewares).
+	Middlewares []string
 }
 
 // LoadBalancer balances over the servers of one Kubernetes Service port.

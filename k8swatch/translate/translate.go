@@ -394,8 +394,13 @@ func (t *translator) kubernetesService(lb crd.LoadBalancerSpec) (string, error) 
 	if lb.ServersTransport != "" {
 		return "", fmt.Errorf("service %s/%s: serversTransport is not supported by edgeroute yet", lb.Namespace, lb.Name)
 	}
-	if len(lb.Middlewares) > 0 {
-		return "", fmt.Errorf("service %s/%s: service middlewares are not supported yet", lb.Namespace, lb.Name)
+	var mws []string
+	for _, r := range lb.Middlewares {
+		name, err := t.middlewareName(lb.Namespace, r)
+		if err != nil {
+			return "", fmt.Errorf("service %s/%s: could not create middleware keys: %w", lb.Namespace, lb.Name, err)
+		}
+		mws = append(mws, name)
 	}
 	servers, err := t.servers(lb)
 	if err != nil {
@@ -431,7 +436,7 @@ func (t *translator) kubernetesService(lb crd.LoadBalancerSpec) (string, error) 
 			}
 		}
 	}
-	t.snap.Services[name] = &spec.Service{Name: name, Ref: t.ref("Service", lb.Namespace, lb.Name, 0), LoadBalancer: def}
+	t.snap.Services[name] = &spec.Service{Name: name, Ref: t.ref("Service", lb.Namespace, lb.Name, 0), LoadBalancer: def, Middlewares: mws}
 	t.snap.Endpoints[name] = servers
 	return name, nil
 }
