@@ -70,34 +70,12 @@ func h2Handler(handler fasthttp.RequestHandler) http.Handler {
 		// one, as on HTTP/1.1 (fasthttp's NoDefaultContentType). Headers
 		// copied in later replace this entry.
 		w.Header()["Content-Type"] = nil
-		if !h2Target(r) {
+		ctx.Init2(conn, nil, false)
+		if !h2Request(r, &ctx.Request) {
 			w.WriteHeader(http.StatusBadRequest)
 			return
 		}
-		ctx.Init2(conn, nil, false)
 		ctx.Response.Header.SetNoDefaultContentType(true) // as the HTTP/1.1 server's NoDefaultContentType
-		req := &ctx.Request
-		req.Header.SetMethod(r.Method)
-		req.Header.SetRequestURI(r.RequestURI)
-		// The Host is :authority (net/http falls back on the Host field
-		// when it is absent). A Host field that differs must not win:
-		// RFC 9113 §8.3.1 has an intermediary build Host from :authority.
-		req.Header.SetHost(r.Host)
-		for k, vs := range r.Header {
-			if k == "Host" || strings.HasPrefix(k, ":") { // ':protocol' of an extended CONNECT
-				continue
-			}
-			for _, v := range vs {
-				req.Header.Add(k, v)
-			}
-		}
-		if r.ContentLength != 0 {
-			n := int(r.ContentLength)
-			if r.ContentLength < 0 {
-				n = -1
-			}
-			req.SetBodyStream(r.Body, n)
-		}
 		stream := &h2Stream{w: w, r: r}
 		ctx.SetUserValue(h2StreamKey{}, stream)
 		handler(ctx)
@@ -105,6 +83,37 @@ func h2Handler(handler fasthttp.RequestHandler) http.Handler {
 			writeH2Response(w, &ctx.Response, r.Method == http.MethodHead)
 		}
 	})
+}
+
+// h2Request fills req from an HTTP/2 stream's request as the HTTP/1.1
+// server would have parsed it, and reports false for a target HTTP/2 does
+// not allow (a 400). Explain builds HTTP/2 requests through it too.
+func h2Request(r *http.Request, req *fasthttp.Request) bool {
+	if !h2Target(r) {
+		return false
+	}
+	req.Header.SetMethod(r.Method)
+	req.Header.SetRequestURI(r.RequestURI)
+	// The Host is :authority (net/http falls back on the Host field
+	// when it is absent). A Host field that differs must not win:
+	// RFC 9113 §8.3.1 has an intermediary build Host from :authority.
+	req.Header.SetHost(r.Host)
+	for k, vs := range r.Header {
+		if k == "Host" || strings.HasPrefix(k, ":") { // ':protocol' of an extended CONNECT
+			continue
+		}
+		for _, v := range vs {
+			req.Header.Add(k, v)
+		}
+	}
+	if r.ContentLength != 0 && r.Body != nil {
+		n := int(r.ContentLength)
+		if r.ContentLength < 0 {
+			n = -1
+		}
+		req.SetBodyStream(r.Body, n)
+	}
+	return true
 }
 
 // h2Target reports whether the request target has a form HTTP/2 allows

@@ -5,6 +5,7 @@ package engine
 import (
 	"bytes"
 	"crypto/tls"
+	"errors"
 	"net"
 	"net/netip"
 	"strings"
@@ -86,19 +87,59 @@ func (s *Server) handler(ep *listener) fasthttp.RequestHandler {
 }
 
 func (s *Server) serve(ctx *fasthttp.RequestCtx, rt *Runtime, ep *listener, st *reqState) {
-	if ep.ping && string(ctx.Request.Header.RequestURI()) == "/ping" {
-		// Traefik's ping handler: 200 OK, and 503 once shutdown has begun.
-		if s.draining.Load() {
-			ctx.SetStatusCode(fasthttp.StatusServiceUnavailable)
-			ctx.SetBodyString(fasthttp.StatusMessage(fasthttp.StatusServiceUnavailable))
-		} else {
-			ctx.SetBodyString("OK")
-		}
+	d := decide(ctx, rt, ep, s.draining.Load(), st)
+	if d.router == nil {
+		d.answer(ctx)
 		return
 	}
-	if !fillRequest(ctx, st, ep.cfg.SanitizePath) {
-		ctx.SetStatusCode(fasthttp.StatusBadRequest)
-		return
+	st.hint.Reset()
+	st.hint.Cookie = ctx.Request.Header.Peek("Cookie")
+	if ip := st.creq.ClientIP; ip.IsValid() {
+		st.ip = ip.AppendTo(st.ip[:0])
+		st.hint.ClientIP = st.ip
+	}
+	d.router.handler(ctx, &st.mw)
+}
+
+// decision is what the entry point decides for a request before any
+// middleware runs: the router that takes it, or the answer it gets
+// without one.
+type decision struct {
+	router *routerRuntime // nil: answered with status
+	status int
+	// reason says why the request got status (for explain; constant
+	// strings, never formatted per request).
+	reason string
+	err    error         // why the target or Host was refused (400)
+	ert    *entryRuntime // the table the request was matched against
+}
+
+// Reasons of the entry point's own answers.
+const (
+	reasonPing        = "the ping handler answers on this entry point (--ping)"
+	reasonPingDrain   = "the ping handler answers 503 while the proxy shuts down"
+	reasonBadRequest  = "the request target or Host cannot be routed (see below)"
+	reasonNoRouters   = "no routers on this entry point for this kind of connection"
+	reasonMisdirected = "the Host's routers ask for other TLS options than the connection's server name got (421, Traefik's domain-fronting check)"
+	reasonNoMatch     = "no router matches"
+)
+
+// decide runs, in order, every step the entry point takes before the
+// router's middlewares: the ping handler, request-target and Host
+// validation, forwarded-header trust, hop-by-hop removal, the routing
+// path, the TLS domain-fronting check and matching. serve runs it per
+// request and Explain on the request it explains, so the two never
+// disagree.
+func decide(ctx *fasthttp.RequestCtx, rt *Runtime, ep *listener, draining bool, st *reqState) decision {
+	if ep.ping && string(ctx.Request.Header.RequestURI()) == "/ping" {
+		// Traefik's ping handler: 200 OK, and 503 once shutdown has begun.
+		if draining {
+			return decision{status: fasthttp.StatusServiceUnavailable, reason: reasonPingDrain}
+		}
+		return decision{status: fasthttp.StatusOK, reason: reasonPing}
+	}
+	if err := fillRequest(ctx, st, ep.cfg.SanitizePath); err != nil {
+		return decision{status: fasthttp.StatusBadRequest, reason: reasonBadRequest, err: err}
 	}
 	// Forwarded headers are settled before routing, so Header matchers see
 	// the result, as in Traefik.
@@ -115,33 +156,36 @@ func (s *Server) serve(ctx *fasthttp.RequestCtx, rt *Runtime, ep *listener, st *
 		}
 	}
 	if ert == nil {
-		notFound(ctx)
-		return
+		return decision{status: fasthttp.StatusNotFound, reason: reasonNoRouters}
 	}
 	if st.secure && misdirected(ctx, ert, st.creq.Host) {
+		return decision{status: fasthttp.StatusMisdirectedRequest, reason: reasonMisdirected, ert: ert}
+	}
+	i := ert.table.Match(&st.creq)
+	if i < 0 || ert.routers[i].handler == nil {
+		return decision{status: fasthttp.StatusNotFound, reason: reasonNoMatch, ert: ert}
+	}
+	return decision{router: ert.routers[i], ert: ert}
+}
+
+// answer writes the entry point's own answer.
+func (d decision) answer(ctx *fasthttp.RequestCtx) {
+	switch d.status {
+	case fasthttp.StatusOK: // ping
+		ctx.SetBodyString("OK")
+	case fasthttp.StatusServiceUnavailable: // ping, draining
+		ctx.SetStatusCode(fasthttp.StatusServiceUnavailable)
+		ctx.SetBodyString(fasthttp.StatusMessage(fasthttp.StatusServiceUnavailable))
+	case fasthttp.StatusBadRequest:
+		ctx.SetStatusCode(fasthttp.StatusBadRequest)
+	case fasthttp.StatusMisdirectedRequest:
 		ctx.Response.Header.SetContentType(textPlain)
 		ctx.Response.Header.Set("X-Content-Type-Options", "nosniff")
 		ctx.SetStatusCode(fasthttp.StatusMisdirectedRequest)
 		ctx.SetBody(body421)
-		return
-	}
-	i := ert.table.Match(&st.creq)
-	if i < 0 {
+	default:
 		notFound(ctx)
-		return
 	}
-	r := ert.routers[i]
-	if r.handler == nil {
-		notFound(ctx)
-		return
-	}
-	st.hint.Reset()
-	st.hint.Cookie = ctx.Request.Header.Peek("Cookie")
-	if ip := st.creq.ClientIP; ip.IsValid() {
-		st.ip = ip.AppendTo(st.ip[:0])
-		st.hint.ClientIP = st.ip
-	}
-	r.handler(ctx, &st.mw)
 }
 
 // misdirected is Traefik's domain-fronting check (snicheck): on a TLS
@@ -154,7 +198,7 @@ func misdirected(ctx *fasthttp.RequestCtx, ert *entryRuntime, host []byte) bool 
 	}
 	var sni string
 	switch c := ctx.Conn().(type) {
-	case *tlsmux.ServerConn: // HTTP/1.1: the name was kept at the handshake
+	case serverNamer: // HTTP/1.1 (the name was kept at the handshake), explain
 		sni = c.ServerName()
 	case *tls.Conn: // HTTP/2 streams
 		sni = c.ConnectionState().ServerName
@@ -166,6 +210,12 @@ func misdirected(ctx *fasthttp.RequestCtx, ert *entryRuntime, host []byte) bool 
 	}
 	return hostOptionsFor(ert.hostOptions, host) != sniOptionsFor(ert.hostOptions, sni)
 }
+
+// serverNamer is a TLS connection that knows its handshake's server name
+// (tlsmux.ServerConn).
+type serverNamer interface{ ServerName() string }
+
+var _ serverNamer = (*tlsmux.ServerConn)(nil)
 
 // hostOptionsFor looks the (lower-case) request host up in the host →
 // options map, also with or without a trailing dot, as Traefik does.
@@ -224,8 +274,8 @@ func notFound(ctx *fasthttp.RequestCtx) {
 // fillRequest builds the routing view: canonical host (from an absolute
 // request target's authority, else the Host header), normalised escaped path
 // and routing path, method, raw query, client address. It returns false for
-// requests Traefik answers with 400.
-func fillRequest(ctx *fasthttp.RequestCtx, st *reqState, sanitize bool) bool {
+// requests Traefik answers with 400, with the reason.
+func fillRequest(ctx *fasthttp.RequestCtx, st *reqState, sanitize bool) error {
 	h := &ctx.Request.Header
 	target := h.RequestURI()
 	host := h.Host()
@@ -242,14 +292,14 @@ func fillRequest(ctx *fasthttp.RequestCtx, st *reqState, sanitize bool) bool {
 	var err error
 	st.host = compile.AppendCanonicalHost(st.host[:0], host)
 	if st.esc, err = compile.AppendNormalizedPath(st.esc[:0], rawPath, sanitize); err != nil {
-		return false
+		return err
 	}
 	if st.path, err = compile.AppendRoutingPath(st.path[:0], st.esc); err != nil {
-		return false
+		return err
 	}
 	for _, c := range st.host {
 		if c >= 0x80 { // net/http rejects non-ASCII Host headers
-			return false
+			return errNonASCIIHost
 		}
 	}
 	st.creq.Host = st.host
@@ -262,8 +312,10 @@ func fillRequest(ctx *fasthttp.RequestCtx, st *reqState, sanitize bool) bool {
 	m.Reset(st.esc)
 	m.Query, m.HasQuery = query, hasQuery
 	m.Host, m.ClientIP = st.host, st.creq.ClientIP
-	return true
+	return nil
 }
+
+var errNonASCIIHost = errors.New("the Host is not ASCII (net/http refuses it)")
 
 // splitAbsolute splits an absolute-form request target
 // ("http://host:port/path?q") into its authority and the rest.

@@ -106,13 +106,9 @@ func (s *Server) Listen() error {
 		return s.storeErr
 	}
 	for name, ep := range s.static.EntryPoints {
-		l := &listener{name: name, cfg: ep, ping: s.static.Ping && name == "traefik"}
-		for _, t := range ep.ForwardedHeaders.TrustedIPs {
-			p, err := parsePrefix(t)
-			if err != nil {
-				return fmt.Errorf("entryPoints.%s.forwardedHeaders.trustedIPs: %w", name, err)
-			}
-			l.trusted = append(l.trusted, p)
+		l, err := newListener(s.static, name)
+		if err != nil {
+			return err
 		}
 		ln, err := net.Listen("tcp", trimTCP(ep.Address))
 		if err != nil {
@@ -155,6 +151,21 @@ func (s *Server) Listen() error {
 		s.listeners = append(s.listeners, l)
 	}
 	return nil
+}
+
+// newListener prepares the request-side configuration of an entry point
+// (no socket yet): what serve and Explain read.
+func newListener(static *Static, name string) (*listener, error) {
+	ep := static.EntryPoints[name]
+	l := &listener{name: name, cfg: ep, ping: static.Ping && name == "traefik"}
+	for _, t := range ep.ForwardedHeaders.TrustedIPs {
+		p, err := parsePrefix(t)
+		if err != nil {
+			return nil, fmt.Errorf("entryPoints.%s.forwardedHeaders.trustedIPs: %w", name, err)
+		}
+		l.trusted = append(l.trusted, p)
+	}
+	return l, nil
 }
 
 // Addr returns the bound address of an entry point (useful with ":0").

@@ -2,8 +2,6 @@ package engine
 
 import (
 	"fmt"
-	"net"
-	"net/netip"
 	"slices"
 	"strings"
 
@@ -31,39 +29,10 @@ type Step struct {
 	Location string
 }
 
-// TraceChain runs the middlewares of router (by name) on entry point
-// entryPoint (its TLS routers when secure) for a request, and returns what
-// each did and the request URI the service would receive ("" when a
-// middleware answered). target is the request target ("/path?query").
-func (rt *Runtime) TraceChain(entryPoint string, secure bool, router, method, target string, header [][2]string, clientIP netip.Addr) ([]Step, string, error) {
-	er := rt.entryFor(entryPoint, secure)
-	if er == nil {
-		return nil, "", fmt.Errorf("no routers on entry point %s", entryPoint)
-	}
-	i := slices.IndexFunc(er.routers, func(r *routerRuntime) bool { return r.r.Name == router })
-	if i < 0 {
-		return nil, "", fmt.Errorf("router %s is not served on entry point %s", router, entryPoint)
-	}
-	rr := er.routers[i]
-	var req fasthttp.Request
-	req.Header.DisableNormalizing()
-	req.Header.SetMethod(method)
-	req.SetRequestURI(target)
-	for _, kv := range header {
-		if strings.EqualFold(kv[0], "Host") {
-			req.Header.SetHost(kv[1])
-		} else {
-			req.Header.Add(kv[0], kv[1])
-		}
-	}
-	var ctx fasthttp.RequestCtx
-	ctx.Init(&req, &net.TCPAddr{IP: clientIP.AsSlice(), Port: 40000}, nil)
-	st := new(reqState)
-	if !fillRequest(&ctx, st, true) {
-		return nil, "", fmt.Errorf("the entry point refuses the request (400)")
-	}
-	st.secure, st.mw.Secure = secure, secure
-
+// traceChain runs the middlewares of rr on the request decide prepared in
+// ctx and st, and returns what each did and the request URI the service
+// would receive, as "METHOD URI" ("" when a middleware answered).
+func traceChain(ctx *fasthttp.RequestCtx, st *reqState, rr *routerRuntime) ([]Step, string) {
 	type seen struct {
 		reached bool
 		uri     string
@@ -91,7 +60,7 @@ func (rt *Runtime) TraceChain(entryPoint string, secure bool, router, method, ta
 			states[k].respHdr = headerLines(c.Response.Header.All())
 		}
 	}
-	h(&ctx, &st.mw)
+	h(ctx, &st.mw)
 
 	steps := make([]Step, len(rr.chain))
 	for k, l := range rr.chain {
@@ -101,8 +70,7 @@ func (rt *Runtime) TraceChain(entryPoint string, secure bool, router, method, ta
 			s.Answered, s.Status = true, ctx.Response.StatusCode()
 			s.Location = string(ctx.Response.Header.Peek("Location"))
 			steps[k] = s
-			steps = steps[:k+1]
-			return steps, "", nil
+			return steps[:k+1], ""
 		}
 		if in.uri != out.uri {
 			s.Effects = append(s.Effects, fmt.Sprintf("path %s -> %s", in.uri, out.uri))
@@ -111,7 +79,7 @@ func (rt *Runtime) TraceChain(entryPoint string, secure bool, router, method, ta
 		s.Effects = append(s.Effects, diffLines("response header", out.respHdr, in.respHdr)...)
 		steps[k] = s
 	}
-	return steps, states[len(rr.chain)].uri, nil
+	return steps, string(ctx.Request.Header.Method()) + " " + states[len(rr.chain)].uri
 }
 
 func headerLines(all func(func([]byte, []byte) bool)) []string {
