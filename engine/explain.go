@@ -9,6 +9,7 @@ import (
 	"net"
 	"net/http"
 	"net/netip"
+	"net/url"
 	"time"
 
 	"github.com/valyala/fasthttp"
@@ -35,6 +36,8 @@ type Explanation struct {
 	// 404, 421, 431, ping), with Reason; 0 when a router takes it.
 	Status int
 	Reason string
+	// Reset is set when the HTTP/2 server resets the stream instead.
+	Reset bool
 	// Host and Path are the canonical host and the routing path the
 	// routers were matched against.
 	Host, Path string
@@ -57,11 +60,10 @@ type Explanation struct {
 // with the server's limits, then decide, then the winning router's
 // middlewares with the service replaced by a recorder.
 func Explain(static *Static, rt *Runtime, entryPoint string, raw []byte, c Conn) (*Explanation, error) {
-	var req fasthttp.Request
-	req.Header.SetNoDefaultContentType(true)
+	ctx := newExplainCtx(c)
 	// The server's limits: the 32 KiB read buffer bounds the header block.
 	br := bufio.NewReaderSize(bytes.NewReader(raw), 32<<10)
-	if err := req.Header.Read(br); err != nil {
+	if err := ctx.Request.Header.Read(br); err != nil {
 		var small *fasthttp.ErrSmallBuffer
 		if errors.As(err, &small) {
 			return &Explanation{EntryPoint: entryPoint, Status: fasthttp.StatusRequestHeaderFieldsTooLarge,
@@ -70,21 +72,55 @@ func Explain(static *Static, rt *Runtime, entryPoint string, raw []byte, c Conn)
 		return &Explanation{EntryPoint: entryPoint, Status: fasthttp.StatusBadRequest,
 			Reason: "fasthttp cannot parse the request: " + err.Error()}, nil
 	}
-	return explain(static, rt, entryPoint, &req, c)
+	// The server parses the target and Host as a URI before any
+	// handler runs, and answers 400 when it cannot.
+	var u fasthttp.URI
+	if err := u.Parse(ctx.Request.Header.Host(), ctx.Request.Header.RequestURI()); err != nil {
+		return &Explanation{EntryPoint: entryPoint, Status: fasthttp.StatusBadRequest,
+			Reason: "fasthttp cannot parse the request target and Host: " + err.Error()}, nil
+	}
+	if h := &ctx.Request.Header; h.IsHTTP11() && len(h.Host()) == 0 {
+		// fasthttp's server refuses these (net/http does the same when
+		// the Host line is missing).
+		return &Explanation{EntryPoint: entryPoint, Status: fasthttp.StatusBadRequest,
+			Reason: "an HTTP/1.1 request needs a Host header (fasthttp refuses it)"}, nil
+	}
+	return explain(static, rt, entryPoint, ctx, c)
 }
 
 // ExplainH2 is Explain for a request received as HTTP/2: r carries the
 // method, :path (RequestURI), :authority (Host) and header fields.
 func ExplainH2(static *Static, rt *Runtime, entryPoint string, r *http.Request, c Conn) (*Explanation, error) {
-	var req fasthttp.Request
-	if !h2Request(r, &req) {
+	// net/http's HTTP/2 server resets streams whose :path does not parse
+	// as a request URI, before any handler runs.
+	if r.Method != http.MethodConnect {
+		if _, err := url.ParseRequestURI(r.RequestURI); err != nil {
+			return &Explanation{EntryPoint: entryPoint, Reset: true,
+				Reason: "the HTTP/2 server resets the stream (PROTOCOL_ERROR): " + err.Error()}, nil
+		}
+	}
+	ctx := newExplainCtx(c)
+	if !h2Request(r, &ctx.Request) {
 		return &Explanation{EntryPoint: entryPoint, Status: fasthttp.StatusBadRequest,
 			Reason: "the :path is not in origin form (nor * for OPTIONS), which HTTP/2 requires"}, nil
 	}
-	return explain(static, rt, entryPoint, &req, c)
+	return explain(static, rt, entryPoint, ctx, c)
 }
 
-func explain(static *Static, rt *Runtime, entryPoint string, req *fasthttp.Request, c Conn) (*Explanation, error) {
+// newExplainCtx is the request context of an explained request, on a
+// connection like c.
+func newExplainCtx(c Conn) *fasthttp.RequestCtx {
+	ctx := new(fasthttp.RequestCtx)
+	var conn net.Conn = &explainConn{remote: &net.TCPAddr{IP: c.ClientIP.AsSlice(), Port: 40000}}
+	if c.TLS {
+		conn = &explainTLSConn{explainConn: explainConn{remote: conn.RemoteAddr()}, sni: c.SNI}
+	}
+	ctx.Init2(conn, nil, false)
+	ctx.Request.Header.SetNoDefaultContentType(true)
+	return ctx
+}
+
+func explain(static *Static, rt *Runtime, entryPoint string, ctx *fasthttp.RequestCtx, c Conn) (*Explanation, error) {
 	if static.EntryPoints[entryPoint] == nil {
 		return nil, fmt.Errorf("no entry point %q", entryPoint)
 	}
@@ -92,15 +128,8 @@ func explain(static *Static, rt *Runtime, entryPoint string, req *fasthttp.Reque
 	if err != nil {
 		return nil, err
 	}
-	var ctx fasthttp.RequestCtx
-	var conn net.Conn = &explainConn{remote: &net.TCPAddr{IP: c.ClientIP.AsSlice(), Port: 40000}}
-	if c.TLS {
-		conn = &explainTLSConn{explainConn: explainConn{remote: conn.RemoteAddr()}, sni: c.SNI}
-	}
-	ctx.Init2(conn, nil, false)
-	req.CopyTo(&ctx.Request)
 	st := new(reqState)
-	d := decide(&ctx, rt, l, false, st)
+	d := decide(ctx, rt, l, false, st)
 	x := &Explanation{EntryPoint: entryPoint, Status: d.status, Host: string(st.creq.Host), Path: string(st.creq.Path)}
 	if d.router == nil {
 		x.Reason = d.reason
@@ -117,7 +146,7 @@ func explain(static *Static, rt *Runtime, entryPoint string, req *fasthttp.Reque
 	}
 	if d.router != nil {
 		x.Router = d.router.r
-		x.Steps, x.Forwarded = traceChain(&ctx, st, d.router)
+		x.Steps, x.Forwarded = traceChain(ctx, st, d.router)
 	}
 	if d.status == fasthttp.StatusNotFound && !c.TLS {
 		if ert := rt.entryFor(entryPoint, true); ert != nil {

@@ -290,7 +290,9 @@ func forward(ctx *fasthttp.RequestCtx, st *reqState, u *upstream, passHost bool)
 			req.URI().SetScheme("http")
 		}
 	}
-	if !passHost {
+	if !passHost || len(h.Host()) == 0 {
+		// Without a Host of its own (HTTP/1.0), the request names the
+		// server, as Go's transport does for Traefik.
 		h.SetHost(u.hostPort)
 	}
 	appendXFF(req, st)

@@ -122,6 +122,7 @@ const (
 	reasonNoRouters   = "no routers on this entry point for this kind of connection"
 	reasonMisdirected = "the Host's routers ask for other TLS options than the connection's server name got (421, Traefik's domain-fronting check)"
 	reasonNoMatch     = "no router matches"
+	reasonOptionsStar = "net/http answers OPTIONS * itself (200, no body), before any handler, as for Traefik"
 )
 
 // decide runs, in order, every step the entry point takes before the
@@ -137,6 +138,9 @@ func decide(ctx *fasthttp.RequestCtx, rt *Runtime, ep *listener, draining bool, 
 			return decision{status: fasthttp.StatusServiceUnavailable, reason: reasonPingDrain}
 		}
 		return decision{status: fasthttp.StatusOK, reason: reasonPing}
+	}
+	if h := &ctx.Request.Header; string(h.RequestURI()) == "*" && string(h.Method()) == fasthttp.MethodOptions {
+		return decision{status: fasthttp.StatusOK, reason: reasonOptionsStar}
 	}
 	if err := fillRequest(ctx, st, ep.cfg.SanitizePath); err != nil {
 		return decision{status: fasthttp.StatusBadRequest, reason: reasonBadRequest, err: err}
@@ -171,8 +175,12 @@ func decide(ctx *fasthttp.RequestCtx, rt *Runtime, ep *listener, draining bool, 
 // answer writes the entry point's own answer.
 func (d decision) answer(ctx *fasthttp.RequestCtx) {
 	switch d.status {
-	case fasthttp.StatusOK: // ping
-		ctx.SetBodyString("OK")
+	case fasthttp.StatusOK: // ping, or OPTIONS *
+		if d.reason == reasonPing {
+			ctx.SetBodyString("OK")
+		} else {
+			ctx.Response.Header.SetContentLength(0)
+		}
 	case fasthttp.StatusServiceUnavailable: // ping, draining
 		ctx.SetStatusCode(fasthttp.StatusServiceUnavailable)
 		ctx.SetBodyString(fasthttp.StatusMessage(fasthttp.StatusServiceUnavailable))
@@ -297,10 +305,8 @@ func fillRequest(ctx *fasthttp.RequestCtx, st *reqState, sanitize bool) error {
 	if st.path, err = compile.AppendRoutingPath(st.path[:0], st.esc); err != nil {
 		return err
 	}
-	for _, c := range st.host {
-		if c >= 0x80 { // net/http rejects non-ASCII Host headers
-			return errNonASCIIHost
-		}
+	if !validHostHeader(h.Host()) {
+		return errBadHost
 	}
 	st.creq.Host = st.host
 	st.creq.Path = st.path
@@ -315,7 +321,31 @@ func fillRequest(ctx *fasthttp.RequestCtx, st *reqState, sanitize bool) error {
 	return nil
 }
 
-var errNonASCIIHost = errors.New("the Host is not ASCII (net/http refuses it)")
+var errBadHost = errors.New("the Host header has a byte net/http refuses (httpguts.ValidHostHeader)")
+
+// validHostHeader is net/http's Host check (httpguts.ValidHostHeader):
+// the bytes a host, IPv6 literal, zone or port may hold.
+func validHostHeader(h []byte) bool {
+	for _, c := range h {
+		if !validHostByte[c] {
+			return false
+		}
+	}
+	return true
+}
+
+var validHostByte = func() (t [256]bool) {
+	for c := '0'; c <= '9'; c++ {
+		t[c] = true
+	}
+	for c := 'a'; c <= 'z'; c++ {
+		t[c], t[c-'a'+'A'] = true, true
+	}
+	for _, c := range "!$%&'()*+,-.:;=[]_~" {
+		t[c] = true
+	}
+	return t
+}()
 
 // splitAbsolute splits an absolute-form request target
 // ("http://host:port/path?q") into its authority and the rest.

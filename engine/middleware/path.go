@@ -45,10 +45,18 @@ func (r *Request) SetPath(path, rawPath []byte) {
 
 // EscapedPath returns what is forwarded: url.URL.EscapedPath of the
 // current path (RawPath when it is a valid encoding of Path, else Path
-// escaped), or the entry point's path untouched when nothing rewrote it.
+// escaped); until a middleware rewrites it, the entry point's path as
+// received when it is a valid encoding.
 func (r *Request) EscapedPath() []byte {
 	if !r.rewritten {
-		return r.raw
+		// Fast path: what arrived is a valid encoding (an HTTP/1 target
+		// almost always is). Otherwise, as Go does, escape the decoded
+		// path: "/a b" from an HTTP/2 client goes out as "/a%20b".
+		if validEncoded(r.raw) {
+			return r.raw
+		}
+		r.esc = appendEscape(r.esc[:0], r.Path())
+		return r.esc
 	}
 	if len(r.rawPath) > 0 && validEncoded(r.rawPath) {
 		r.tmp = appendUnescape(r.tmp[:0], r.rawPath)
