@@ -5,6 +5,9 @@ import (
 	"encoding/json"
 	"io"
 	"log/slog"
+	"net"
+	"net/http"
+	"slices"
 	"strings"
 	"testing"
 
@@ -139,5 +142,31 @@ func TestServiceMiddlewares(t *testing.T) {
 	}
 	if code, _ := get(t, base+"/bad", "a.test"); code != 404 {
 		t.Errorf("/bad: %d, want 404", code)
+	}
+}
+
+// Header lines reach the backend as the client sent them: fasthttp would
+// re-serialise Cookie lines once parsed ("a=1;b=2" as "a=1; b=2", two
+// lines as one); Traefik forwards them as they are.
+func TestCookieLinesForwardedAsSent(t *testing.T) {
+	got := make(chan []string, 1)
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	srv := &http.Server{Handler: http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) { got <- r.Header["Cookie"] })}
+	go srv.Serve(ln)
+	t.Cleanup(func() { srv.Close() })
+	snap := lbSnap([]spec.Router{{Name: "r", Rule: "PathPrefix(`/`)", Service: "s"}}, map[string]string{"s": "http://" + ln.Addr().String()})
+	_, base := startServer(t, snap)
+	c, err := net.Dial("tcp", strings.TrimPrefix(base, "http://"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close()
+	io.WriteString(c, "GET / HTTP/1.1\r\nHost: a.test\r\nCookie: a=1;b=2\r\nCookie: c=3\r\nConnection: close\r\n\r\n")
+	io.ReadAll(c)
+	if lines := <-got; !slices.Equal(lines, []string{"a=1;b=2", "c=3"}) {
+		t.Errorf("backend got Cookie lines %q, want [a=1;b=2 c=3]", lines)
 	}
 }

@@ -81,17 +81,50 @@ func prepareForward(ctx *fasthttp.RequestCtx, st *reqState, ep *listener) {
 // hasManaged reports whether the request carries any managed header, in any
 // spelling ('-' or '_', any case).
 func hasManaged(h *fasthttp.RequestHeader) bool {
-	for k := range h.All() {
+	found := false
+	scanKeys(h, func(k []byte) bool {
 		if len(k) < 8 || k[0] != 'X' && k[0] != 'x' {
-			continue
+			return true
 		}
 		for _, m := range managedHeaders {
 			if equalUnderscoreFold(k, m) {
-				return true
+				found = true
+				return false
 			}
 		}
+		return true
+	})
+	return found
+}
+
+// scanKeys calls f with the name of each of the request's header lines as
+// the client sent them (HTTP/1), or as the HTTP/2 front door added them,
+// until f returns false. Unlike RequestHeader.All, it leaves fasthttp's
+// Cookie lines alone: All parses them into cookies, which are then
+// forwarded re-serialised ("a=1;b=2" becomes "a=1; b=2", two lines one)
+// where Traefik forwards them byte for byte. Headers the proxy adds are
+// not seen; the callers look for client headers only.
+func scanKeys(h *fasthttp.RequestHeader, f func(k []byte) bool) {
+	raw := h.RawHeaders()
+	if len(raw) == 0 {
+		for k := range h.All() {
+			if !f(k) {
+				return
+			}
+		}
+		return
 	}
-	return false
+	for len(raw) > 0 {
+		line := raw
+		if i := bytes.IndexByte(raw, '\n'); i >= 0 {
+			line, raw = raw[:i], raw[i+1:]
+		} else {
+			raw = nil
+		}
+		if j := bytes.IndexByte(line, ':'); j > 0 && !f(bytes.TrimRight(line[:j], " \t")) {
+			return
+		}
+	}
 }
 
 // appendPort is Traefik's X-Forwarded-Port: the port of the Host header,
@@ -131,9 +164,9 @@ func equalFoldBytes(b []byte, s string) bool {
 func delUnderscoreVariants(h *fasthttp.RequestHeader, st *reqState) {
 	st.tmp = st.tmp[:0]
 	var n int
-	for k := range h.All() {
+	scanKeys(h, func(k []byte) bool {
 		if bytes.IndexByte(k, '_') < 0 {
-			continue
+			return true
 		}
 		for _, m := range managedHeaders {
 			if equalUnderscoreFold(k, m) {
@@ -142,7 +175,8 @@ func delUnderscoreVariants(h *fasthttp.RequestHeader, st *reqState) {
 				break
 			}
 		}
-	}
+		return true
+	})
 	for ; n > 0; n-- {
 		i := bytes.IndexByte(st.tmp, 0)
 		h.DelBytes(st.tmp[:i])
@@ -296,7 +330,7 @@ func forward(ctx *fasthttp.RequestCtx, st *reqState, u *upstream, passHost bool)
 		h.SetHost(u.hostPort)
 	}
 	appendXFF(req, st)
-	if hasHop(h.All()) {
+	if hasHopRequest(h) {
 		for _, k := range hopHeaders {
 			h.Del(k)
 		}
@@ -330,9 +364,21 @@ func forward(ctx *fasthttp.RequestCtx, st *reqState, u *upstream, passHost bool)
 	return nil
 }
 
-// hasHop reports whether a header list holds a hop-by-hop header. Fast
-// path: one scan, usually finding none, instead of a Del per name.
-func hasHop(all iter.Seq2[[]byte, []byte]) bool { return hasAny(all, hopLower) }
+// hasHopRequest reports whether the request holds a hop-by-hop header.
+// Fast path: one scan, usually finding none, instead of a Del per name.
+func hasHopRequest(h *fasthttp.RequestHeader) bool {
+	found := false
+	scanKeys(h, func(k []byte) bool {
+		for _, m := range hopLower {
+			if equalFoldBytes(k, m) {
+				found = true
+				return false
+			}
+		}
+		return true
+	})
+	return found
+}
 
 // hasAny reports whether a header list holds one of names (lower case).
 func hasAny(all iter.Seq2[[]byte, []byte], names []string) bool {
