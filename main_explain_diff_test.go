@@ -10,6 +10,7 @@ import (
 	"net/netip"
 	"net/url"
 	"path/filepath"
+	"regexp"
 	"slices"
 	"sort"
 	"strings"
@@ -91,7 +92,15 @@ endpoints: [{addresses: ["127.0.0.1"]}]
 
 	args := []string{"--entryPoints.traefik.address=127.0.0.1:0", "--ping", "--providers.manifests.directory=" + dir}
 	proxy := start(t, args...)
-	addr := proxy.address(t)
+	var addr string
+	re := regexp.MustCompile(`msg="entry point listening" name=traefik address=(\S+)`)
+	waitFor(t, "the traefik entry point", func() bool {
+		m := re.FindStringSubmatch(proxy.log())
+		if m != nil {
+			addr = m[1]
+		}
+		return m != nil
+	})
 
 	static, err := engine.ParseStatic(args)
 	if err != nil {

@@ -57,7 +57,7 @@ func (p *proc) log() string {
 	return p.logs.String()
 }
 
-var addrRE = regexp.MustCompile(`(?:whoami \S+ listening on |msg="entry point listening" name=\w+ address=)(127\.0\.0\.1:\d+)`)
+var addrRE = regexp.MustCompile(`(?:whoami \S+ listening on |msg="entry point listening" name=web address=)(127\.0\.0\.1:\d+)`)
 
 func start(t *testing.T, args ...string) *proc {
 	t.Helper()
