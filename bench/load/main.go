@@ -49,10 +49,12 @@ func main() {
 		conns    = flag.Int("conns", 64, "keep-alive connections")
 		targets  = flag.String("targets", "edgeroute,nginx,haproxy", "proxies to measure")
 		binary   = flag.String("edgeroute", "bin/edgeroute", "edgeroute binary")
+		base     = flag.String("base", "", "a second edgeroute binary, measured as target edgeroute-base (add it to -targets): a before/after comparison in one run")
 		modes    = flag.String("mode", "http", "scenarios, comma-separated: http (plain keep-alive), https (TLS keep-alive), handshake (a full TLS handshake per request), h2 (HTTP/2 over TLS with h2load, one route)")
 		streams  = flag.Int("streams", 10, "h2: concurrent streams per connection (h2load -m)")
 	)
 	flag.Parse()
+	baseBinary = *base
 	tlsModes := false
 	for _, m := range strings.Split(*modes, ",") {
 		switch m {
@@ -424,6 +426,9 @@ var haproxyExtras = map[string]string{
 	"zstd": "  compression algo gzip\n  compression type application/json\n",
 }
 
+// baseBinary is -base: the edgeroute binary of target edgeroute-base.
+var baseBinary string
+
 // start launches a proxy pinned to CPU 0 and returns it with its port.
 // withTLS chooses the TLS configurations (see tls.go).
 func (sc *scenario) start(target, binary string, withTLS bool) (*exec.Cmd, int, error) {
@@ -434,7 +439,13 @@ func (sc *scenario) start(target, binary string, withTLS bool) (*exec.Cmd, int, 
 	}
 	var cmd *exec.Cmd
 	switch target {
-	case "edgeroute":
+	case "edgeroute", "edgeroute-base":
+		if target == "edgeroute-base" {
+			if baseBinary == "" {
+				return nil, 0, fmt.Errorf("target edgeroute-base needs -base BINARY")
+			}
+			binary = baseBinary
+		}
 		cmd = exec.Command("taskset", "-c", "0", binary, fmt.Sprintf("--entryPoints.web.address=127.0.0.1:%d", port),
 			"--providers.manifests.directory="+filepath.Join(sc.dir, manifests))
 		cmd.Env = append(os.Environ(), "GOMAXPROCS=1")
@@ -556,7 +567,7 @@ func (sc *scenario) writeScript(path string, closeConn bool) error {
 		closeHeader += "\n  headers[\"Connection\"] = \"close\""
 	}
 	script := fmt.Sprintf(`local n = %d
-target_zstd = os.getenv("TARGET") == "edgeroute"
+target_zstd = os.getenv("TARGET") == "edgeroute" or os.getenv("TARGET") == "edgeroute-base"
 request = function()
   local i = math.random(n) - 1
   %s
@@ -726,7 +737,7 @@ func waitListening(port int) {
 func ensureTools(targets []string, withTLS bool) error {
 	need := []string{"wrk", "taskset"}
 	for _, t := range targets {
-		if t != "edgeroute" {
+		if t != "edgeroute" && t != "edgeroute-base" {
 			need = append(need, t)
 		}
 	}
