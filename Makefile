@@ -20,6 +20,7 @@ run: build
 	bin/edgeroute whoami --address 127.0.0.1:9002 --name whoami-b & B=$$!; \
 	echo "try: curl -H 'Host: a.localhost' localhost:8000/   curl localhost:8000/b/x   curl -H 'Host: split.localhost' localhost:8000/"; \
 	echo "     curl -k --http2 --resolve secure.localhost:8000:127.0.0.1 https://secure.localhost:8000/"; \
+	echo "     curl localhost:8000/api/users   (middlewares; bin/edgeroute explain --providers.manifests.directory=examples/quickstart GET http://localhost/api/users)"; \
 	bin/edgeroute --entryPoints.web.address=:8000 --providers.manifests.directory=examples/quickstart
 
 # The README's test command: formatting, vet, import rules, unit tests with
