@@ -285,11 +285,12 @@ func setForwardURI(req *fasthttp.Request, st *reqState) {
 // with ", "), as Go's ReverseProxy does for Traefik.
 func appendXFF(req *fasthttp.Request, st *reqState) {
 	ip := st.creq.ClientIP
-	if !ip.IsValid() || st.xffDone {
-		return // a second forward of the request (retry, error page) has it
-	}
-	st.xffDone = true
 	h := &req.Header
+	if !ip.IsValid() || st.xffDone && bytes.Equal(h.Peek("X-Forwarded-For"), st.xff) {
+		// A second forward of the same request (an error page) has it;
+		// one whose headers were restored (retry) gets it again.
+		return
+	}
 	st.tmp = st.tmp[:0]
 	for i, v := range h.PeekAll("X-Forwarded-For") {
 		if i > 0 {
@@ -302,6 +303,8 @@ func appendXFF(req *fasthttp.Request, st *reqState) {
 	}
 	st.tmp = ip.WithZone("").AppendTo(st.tmp)
 	h.SetBytesV("X-Forwarded-For", st.tmp)
+	st.xff = append(st.xff[:0], st.tmp...)
+	st.xffDone = true
 }
 
 // forward sends the request to u and leaves the answer in ctx.Response,

@@ -244,7 +244,7 @@ func (rt *Runtime) tableOf(e *entryRuntime) (*compile.Table, []*spec.Router) {
 func (s *Server) Apply(snap *spec.Snapshot) []spec.Problem {
 	s.applyMu.Lock()
 	defer s.applyMu.Unlock()
-	rt, problems := build(s.static, snap, s.ups, s.reg, s.rt.Load())
+	rt, problems := build(s.static, snap, s.ups, s.reg, s.rt.Load(), s.elog)
 	// Certificates and options first: a connection routed by the new
 	// tables finds its host's options in place.
 	for name, st := range s.stores {
@@ -324,7 +324,7 @@ func (s *Server) Runtime() *Runtime { return s.rt.Load() }
 // Build compiles a snapshot for the entry points of static without serving
 // it, for tools (explain, check): the same tables and problems as Apply.
 func Build(static *Static, snap *spec.Snapshot) (*Runtime, []spec.Problem) {
-	return build(static, snap, newUpstreams(nil), lb.NewRegistry(), nil)
+	return build(static, snap, newUpstreams(nil), lb.NewRegistry(), nil, nil)
 }
 
 // build compiles a snapshot for the entry points of static. Upstream
@@ -332,7 +332,7 @@ func Build(static *Static, snap *spec.Snapshot) (*Runtime, []spec.Problem) {
 // prev routed with the same routers and service definitions (only endpoints
 // changed), its compiled tables are reused: an EndpointSlice change never
 // recompiles the rules.
-func build(static *Static, snap *spec.Snapshot, ups *upstreams, reg *lb.Registry, prev *Runtime) (*Runtime, []spec.Problem) {
+func build(static *Static, snap *spec.Snapshot, ups *upstreams, reg *lb.Registry, prev *Runtime, elog *errorLog) (*Runtime, []spec.Problem) {
 	rt := &Runtime{entry: map[string]*entryRuntime{}, secure: map[string]*entryRuntime{}, snapshot: snap, Compiled: true, stateKeys: map[string]bool{}, lbs: map[string][]*lbService{}}
 	reuse := prev != nil && len(prev.entry) > 0 && sameRouting(prev.snapshot, snap)
 	var problems []spec.Problem
@@ -358,6 +358,7 @@ func build(static *Static, snap *spec.Snapshot, ups *upstreams, reg *lb.Registry
 				rt.stateKeys[def.Name+" "+s.URL] = true
 			}
 			lbs := newLBService(def, servers, ups, reg)
+			lbs.elog = elog
 			rt.lbs[def.LoadBalancer.EndpointsKey] = append(rt.lbs[def.LoadBalancer.EndpointsKey], lbs)
 			sv = lbs
 		case def.Weighted != nil:

@@ -37,10 +37,11 @@ type reqState struct {
 	tmp  []byte
 	// secure tells a request read over TLS.
 	secure bool
-	// xffDone is set once the client's address is in X-Forwarded-For, so
-	// that forwarding the request again (retry, error pages) does not
-	// repeat it.
+	// xffDone is set once the client's address is in X-Forwarded-For
+	// (whose value is then xff), so that forwarding the same request again
+	// (error pages) does not repeat it.
 	xffDone bool
+	xff     []byte
 }
 
 var statePool = sync.Pool{New: func() any { return new(reqState) }}

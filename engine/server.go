@@ -43,6 +43,7 @@ type Server struct {
 	// lastRelease is when memory was last returned to the OS (unix ns).
 	lastRelease atomic.Int64
 	ups         *upstreams
+	elog        *errorLog
 	reg         *lb.Registry
 	health      *healthChecks
 	stop        context.CancelFunc // stops background work (health checks)
@@ -77,6 +78,7 @@ type listener struct {
 func NewServer(static *Static, log *slog.Logger) *Server {
 	s := &Server{static: static, log: log.With("component", "engine"), reg: lb.NewRegistry(),
 		stores: map[string]*tlsmux.Store{}}
+	s.elog = newErrorLog(s.log)
 	upTLS, err := static.ServersTransport.UpstreamTLS()
 	if err != nil {
 		s.storeErr = err

@@ -4,8 +4,11 @@ package engine
 
 import (
 	"fmt"
+	"log/slog"
 	"sync/atomic"
 	"time"
+
+	"golang.org/x/time/rate"
 
 	"github.com/valyala/fasthttp"
 
@@ -23,6 +26,7 @@ type lbService struct {
 	bal      atomic.Pointer[balancer] // endpoints carry their *upstream in Data
 	passHost bool
 	passive  *spec.PassiveHealthCheck
+	elog     *errorLog // nil in tools
 }
 
 type balancer struct{ lb.Balancer }
@@ -79,6 +83,7 @@ func stickySpec(c *spec.Cookie, service string) *lb.CookieSpec {
 func (s *lbService) serve(ctx *fasthttp.RequestCtx, st *reqState) {
 	ep, ok := s.bal.Load().Pick(&st.hint)
 	if !ok {
+		s.elog.noServer(s.def.Name)
 		noServer(ctx)
 		return
 	}
@@ -88,7 +93,9 @@ func (s *lbService) serve(ctx *fasthttp.RequestCtx, st *reqState) {
 	ep.State.Release()
 	st.mw.UpstreamErr = err
 	if err != nil {
-		writeError(ctx, errorStatus(err))
+		status := errorStatus(err)
+		s.elog.upstream(s.def.Name, up.url, status, err)
+		writeError(ctx, status)
 	}
 	if s.passive != nil {
 		s.observe(ep, err == nil && ctx.Response.StatusCode() < 500)
@@ -190,4 +197,40 @@ func (m *mwService) serve(ctx *fasthttp.RequestCtx, st *reqState) {
 		return
 	}
 	m.handler(ctx, &st.mw)
+}
+
+// errorLog logs the 5xx answers the proxy makes itself (an upstream that
+// failed, no server to send to), with their cause: at most 10 lines a
+// second, bursts of 100, so that a dead backend under load cannot flood
+// the log; the rest are counted and the count logged with the next line.
+type errorLog struct {
+	log     *slog.Logger
+	lim     *rate.Limiter
+	dropped atomic.Int64
+}
+
+func newErrorLog(log *slog.Logger) *errorLog {
+	return &errorLog{log: log, lim: rate.NewLimiter(10, 100)}
+}
+
+func (e *errorLog) allow() (dropped int64, ok bool) {
+	if e == nil || !e.lim.Allow() {
+		if e != nil {
+			e.dropped.Add(1)
+		}
+		return 0, false
+	}
+	return e.dropped.Swap(0), true
+}
+
+func (e *errorLog) upstream(service, url string, status int, err error) {
+	if dropped, ok := e.allow(); ok {
+		e.log.Warn("upstream request failed", "status", status, "service", service, "server", url, "error", err, "unlogged", dropped)
+	}
+}
+
+func (e *errorLog) noServer(service string) {
+	if dropped, ok := e.allow(); ok {
+		e.log.Warn("no available server", "status", 503, "service", service, "unlogged", dropped)
+	}
 }
