@@ -44,6 +44,8 @@ var Kinds = []Kind{
 	kind("addPrefix", newAddPrefix),
 	kind("stripPrefix", newStripPrefix),
 	kind("chain", newChain),
+	kind("retry", newRetry),
+	kind("buffering", newBuffering),
 	// New kinds go above this line, one row each.
 }
 
