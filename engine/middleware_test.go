@@ -170,3 +170,24 @@ func TestCookieLinesForwardedAsSent(t *testing.T) {
 		t.Errorf("backend got Cookie lines %q, want [a=1;b=2 c=3]", lines)
 	}
 }
+
+// retry through the server: the balancer is asked again, so a request
+// that met a dead server reaches a live one.
+func TestRetryThroughServer(t *testing.T) {
+	a := backend(t, "a")
+	dead, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	deadURL := "http://" + dead.Addr().String()
+	dead.Close() // connections refused from now on
+	snap := withMiddlewares(lbSnap([]spec.Router{{Name: "r", Rule: "PathPrefix(`/`)", Service: "s", Middlewares: []string{"retry@kubernetescrd"}}},
+		map[string]string{"s": a}), mwDef("retry@kubernetescrd", "retry", `{"attempts":3}`))
+	snap.Endpoints["s"] = []spec.Server{{URL: deadURL}, {URL: a}}
+	_, base := startServer(t, snap)
+	for i := range 20 {
+		if code, body := get(t, base+"/x", "a.test"); code != 200 || !strings.HasPrefix(body, "a GET /x ") || !strings.Contains(body, "xff=127.0.0.1 ") {
+			t.Fatalf("request %d: %d %q", i, code, body)
+		}
+	}
+}

@@ -49,16 +49,19 @@ type StatusRanges [][2]int
 func ParseStatusRanges(list []string) (StatusRanges, error) {
 	var out StatusRanges
 	for _, s := range list {
-		lo, hi, isRange := strings.Cut(strings.TrimSpace(s), "-")
-		a, err := strconv.Atoi(strings.TrimSpace(lo))
+		// As Traefik: "500-599", or one status; parts after a second '-'
+		// are ignored ("500-502-504" is 500-502).
+		parts := strings.Split(s, "-")
+		if len(parts) == 1 {
+			parts = append(parts, parts[0])
+		}
+		a, err := strconv.Atoi(parts[0])
 		if err != nil {
 			return nil, fmt.Errorf("status %q: not a status or a range", s)
 		}
-		b := a
-		if isRange {
-			if b, err = strconv.Atoi(strings.TrimSpace(hi)); err != nil {
-				return nil, fmt.Errorf("status %q: not a status or a range", s)
-			}
+		b, err := strconv.Atoi(parts[1])
+		if err != nil {
+			return nil, fmt.Errorf("status %q: not a status or a range", s)
 		}
 		out = append(out, [2]int{a, b})
 	}
