@@ -314,8 +314,7 @@ func forward(ctx *fasthttp.RequestCtx, st *reqState, u *upstream, passHost bool)
 	req := &ctx.Request
 	h := &req.Header
 	if isWebSocket(h) {
-		upgrade(ctx, st, u, passHost)
-		return nil
+		return upgrade(ctx, st, u, passHost)
 	}
 	setForwardURI(req, st)
 	if st.secure != u.hc.IsTLS {

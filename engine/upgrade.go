@@ -15,7 +15,10 @@ import (
 // upstream connection, and from then on bytes are copied both ways until
 // either side closes. The upstream's own answer (101, or an error status)
 // reaches the client unchanged.
-func upgrade(ctx *fasthttp.RequestCtx, st *reqState, u *upstream, passHost bool) {
+//
+// It returns the error when the upstream could not be reached (nothing was
+// sent, so the caller answers it and retry may try another server).
+func upgrade(ctx *fasthttp.RequestCtx, st *reqState, u *upstream, passHost bool) error {
 	req := &ctx.Request
 	setForwardURI(req, st)
 	if !passHost {
@@ -24,8 +27,7 @@ func upgrade(ctx *fasthttp.RequestCtx, st *reqState, u *upstream, passHost bool)
 	appendXFF(req, st)
 	conn, err := net.DialTimeout("tcp", u.hostPort, 30*time.Second)
 	if err != nil {
-		writeError(ctx, errorStatus(err))
-		return
+		return err
 	}
 	if u.hc.IsTLS {
 		host, _, _ := net.SplitHostPort(u.hostPort)
@@ -34,8 +36,7 @@ func upgrade(ctx *fasthttp.RequestCtx, st *reqState, u *upstream, passHost bool)
 		tc := tls.Client(conn, cfg)
 		if err := tc.Handshake(); err != nil {
 			conn.Close()
-			writeError(ctx, fasthttp.StatusBadGateway)
-			return
+			return err
 		}
 		conn = tc
 	}
@@ -43,7 +44,7 @@ func upgrade(ctx *fasthttp.RequestCtx, st *reqState, u *upstream, passHost bool)
 	if err := req.Write(w); err != nil || w.Flush() != nil {
 		conn.Close()
 		writeError(ctx, fasthttp.StatusBadGateway)
-		return
+		return nil
 	}
 	ctx.HijackSetNoResponse(true)
 	ctx.Hijack(func(client net.Conn) {
@@ -60,4 +61,5 @@ func upgrade(ctx *fasthttp.RequestCtx, st *reqState, u *upstream, passHost bool)
 		client.Close()
 		<-done
 	})
+	return nil
 }
