@@ -177,3 +177,13 @@ func echoed(t testing.TB, url string, hdr ...string) echo {
 	}
 	return e
 }
+
+// readAll reads a response body, failing the test on error.
+func readAll(t testing.TB, resp *http.Response) string {
+	t.Helper()
+	b, err := io.ReadAll(resp.Body)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return string(b)
+}

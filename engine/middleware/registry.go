@@ -46,6 +46,7 @@ var Kinds = []Kind{
 	kind("chain", newChain),
 	kind("retry", newRetry),
 	kind("buffering", newBuffering),
+	kind("errors", newErrors),
 	// New kinds go above this line, one row each.
 }
 

@@ -167,14 +167,6 @@ func randomBytes(t testing.TB, n int) []byte {
 // unsized hides a reader's length, so that net/http sends it chunked.
 type unsized struct{ io.Reader }
 
-func readAll(t testing.TB, resp *http.Response) string {
-	t.Helper()
-	b, err := io.ReadAll(resp.Body)
-	if err != nil {
-		t.Fatal(err)
-	}
-	return string(b)
-}
 
 func TestRetryConfig(t *testing.T) {
 	bad := []struct{ config, want string }{

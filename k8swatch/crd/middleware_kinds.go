@@ -194,7 +194,9 @@ type ErrorPage struct {
 	Query string `json:"query,omitempty"`
 	// ErrorRequestHeaders restricts the request headers forwarded to the
 	// error page backend; nil forwards them all, an empty list none.
-	ErrorRequestHeaders []string `json:"errorRequestHeaders,omitempty"`
+	// omitzero, not omitempty: the empty list must survive translation's
+	// re-encoding of the configuration.
+	ErrorRequestHeaders []string `json:"errorRequestHeaders,omitzero"`
 }
 
 // RateLimit configures the rateLimit middleware.
