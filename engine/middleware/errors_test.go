@@ -95,7 +95,6 @@ func statusBackend(code int) http.Handler {
 	})
 }
 
-
 // Traefik's custom_errors_test.go TestHandler, against real backends.
 func TestErrorsTraefikCases(t *testing.T) {
 	myPage := http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) { fmt.Fprintln(w, "My error page.") })

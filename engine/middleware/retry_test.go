@@ -167,7 +167,6 @@ func randomBytes(t testing.TB, n int) []byte {
 // unsized hides a reader's length, so that net/http sends it chunked.
 type unsized struct{ io.Reader }
 
-
 func TestRetryConfig(t *testing.T) {
 	bad := []struct{ config, want string }{
 		{`{"attempts":3,"disableRetryOnNetworkError":true}`, "retry middleware requires at least HTTP status codes or retry on TCP"},
