@@ -47,6 +47,8 @@ var Kinds = []Kind{
 	kind("retry", newRetry),
 	kind("buffering", newBuffering),
 	kind("errors", newErrors),
+	kind("redirectRegex", newRedirectRegex),
+	kind("redirectScheme", newRedirectScheme),
 	// New kinds go above this line, one row each.
 }
 
