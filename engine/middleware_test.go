@@ -191,3 +191,28 @@ func TestRetryThroughServer(t *testing.T) {
 		}
 	}
 }
+
+// A path that is not a valid encoding is forwarded as Go's
+// URL.EscapedPath gives it (Traefik's form): escaped from its decoded form.
+func TestForwardedPathEscaping(t *testing.T) {
+	a := backend(t, "a")
+	_, base := startServer(t, lbSnap([]spec.Router{{Name: "r", Rule: "PathPrefix(`/`)", Service: "s"}}, map[string]string{"s": a}))
+	for sent, want := range map[string]string{
+		"/a%2Fb":      "/a%2Fb", // valid: kept byte for byte
+		"/\xc3\xa9":   "/%C3%A9",
+		"/a{b}":       "/a%7Bb%7D",
+		"/a%2Fb{":     "/a/b%7B",
+		"/a\"b?q={x}": "/a%22b?q={x}", // the query is forwarded as sent
+	} {
+		c, err := net.Dial("tcp", strings.TrimPrefix(base, "http://"))
+		if err != nil {
+			t.Fatal(err)
+		}
+		io.WriteString(c, "GET "+sent+" HTTP/1.1\r\nHost: a.test\r\nConnection: close\r\n\r\n")
+		body, _ := io.ReadAll(c)
+		c.Close()
+		if !strings.Contains(string(body), "a GET "+want+" ") {
+			t.Errorf("%q: backend saw %q, want %q", sent, body, want)
+		}
+	}
+}
