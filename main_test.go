@@ -476,7 +476,8 @@ func TestCheckTraefikFixtures(t *testing.T) {
 		}
 	}
 	t.Logf("%d fixture files pass check, %d report problems", pass, fail)
-	for _, f := range []string{"simple.yml", "with_two_services.yml", "with_sticky.yml", "with_externalname_with_http.yml", "with_services_lb0.yml"} {
+	for _, f := range []string{"simple.yml", "with_two_services.yml", "with_sticky.yml", "with_externalname_with_http.yml", "with_services_lb0.yml",
+		"with_error_page.yml", "with_error_page_traefik_service.yml", "with_middleware_multiple_hyphens.yml", "with_traefik_service_middleware.yml"} {
 		var out bytes.Buffer
 		if code := runCheck([]string{filepath.Join(dir, "services.yml"), filepath.Join(dir, f), "--providers.kubernetesCRD.allowExternalNameServices=true"}, &out); code != 0 {
 			t.Errorf("%s: exit %d\n%s", f, code, out.String())
