@@ -49,6 +49,7 @@ var Kinds = []Kind{
 	kind("errors", newErrors),
 	kind("redirectRegex", newRedirectRegex),
 	kind("redirectScheme", newRedirectScheme),
+	kind("encodedCharacters", newEncodedCharacters),
 	// New kinds go above this line, one row each.
 }
 
