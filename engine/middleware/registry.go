@@ -50,6 +50,7 @@ var Kinds = []Kind{
 	kind("redirectRegex", newRedirectRegex),
 	kind("redirectScheme", newRedirectScheme),
 	kind("encodedCharacters", newEncodedCharacters),
+	kind("passTLSClientCert", newPassTLSClientCert),
 	// New kinds go above this line, one row each.
 }
 
