@@ -45,6 +45,7 @@ var Kinds = []Kind{
 	kind("stripPrefix", newStripPrefix),
 	kind("chain", newChain),
 	kind("replacePath", newReplacePath),
+	kind("replacePathRegex", newReplacePathRegex),
 	// New kinds go above this line, one row each.
 }
 
