@@ -46,6 +46,7 @@ var Kinds = []Kind{
 	kind("chain", newChain),
 	kind("replacePath", newReplacePath),
 	kind("replacePathRegex", newReplacePathRegex),
+	kind("stripPrefixRegex", newStripPrefixRegex),
 	// New kinds go above this line, one row each.
 }
 
