@@ -51,6 +51,9 @@ var Kinds = []Kind{
 	kind("redirectScheme", newRedirectScheme),
 	kind("encodedCharacters", newEncodedCharacters),
 	kind("passTLSClientCert", newPassTLSClientCert),
+	kind("replacePath", newReplacePath),
+	kind("replacePathRegex", newReplacePathRegex),
+	kind("stripPrefixRegex", newStripPrefixRegex),
 	// New kinds go above this line, one row each.
 }
 
