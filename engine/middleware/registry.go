@@ -54,6 +54,7 @@ var Kinds = []Kind{
 	kind("replacePath", newReplacePath),
 	kind("replacePathRegex", newReplacePathRegex),
 	kind("stripPrefixRegex", newStripPrefixRegex),
+	kind("compress", newCompress),
 	// New kinds go above this line, one row each.
 }
 
