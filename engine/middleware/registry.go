@@ -55,6 +55,7 @@ var Kinds = []Kind{
 	kind("replacePathRegex", newReplacePathRegex),
 	kind("stripPrefixRegex", newStripPrefixRegex),
 	kind("compress", newCompress),
+	kind("contentType", newContentType),
 	// New kinds go above this line, one row each.
 }
 
