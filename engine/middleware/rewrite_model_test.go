@@ -62,6 +62,33 @@ func modelAddPrefix(prefix string) modelKind {
 	}}
 }
 
+func modelStripPrefix(prefix string, force bool) modelKind {
+	config := `{"prefixes":[` + jsonString(prefix) + `]}`
+	strip := func(s string) string {
+		if force {
+			return "/" + strings.TrimPrefix(s, "/")
+		}
+		return modelEnsureSlash(s)
+	}
+	if force {
+		config = `{"prefixes":[` + jsonString(prefix) + `],"forceSlash":true}`
+	}
+	return modelKind{"stripPrefix", config, func(u *url.URL, h http.Header) (int, string) {
+		if !strings.HasPrefix(u.Path, prefix) {
+			return 200, ""
+		}
+		u.Path = strip(u.Path[len(prefix):])
+		if u.RawPath != "" {
+			u.RawPath = strip(u.RawPath[encodedPrefixLen([]byte(u.RawPath), len(prefix)):])
+		}
+		if st, msg := modelJoin(u); st != 200 {
+			return st, msg
+		}
+		h.Add(ForwardedPrefix, prefix)
+		return 200, ""
+	}}
+}
+
 func modelReplacePath(path string) modelKind {
 	return modelKind{"replacePath", `{"path":` + jsonString(path) + `}`, func(u *url.URL, h http.Header) (int, string) {
 		h.Add(ReplacedPath, modelCurrent(u))
@@ -118,6 +145,8 @@ func TestRewriteModel(t *testing.T) {
 	kinds := []modelKind{
 		modelAddPrefix("/a"),
 		modelAddPrefix("b c"),
+		modelStripPrefix("/a", false),
+		modelStripPrefix("/a", true),
 		modelReplacePath("/a b"),
 		modelReplacePath("/x%2Fy"),
 		modelReplacePath("a/b"),

@@ -64,14 +64,16 @@ func stripPath(r *Request, prefix []byte, n int, force bool) bool {
 	}
 	r.Buf = buf
 	r.SetPath(buf[:pn], buf[pn:])
-	// JoinPath cleans the escaped form, so "%2F.." is not a dot-segment.
-	return pn == 0 || isClean(r.EscapedPath())
+	// JoinPath cleans the escaped form, so "%2F.." is not a dot-segment;
+	// its setPath then empties a raw path that no longer encodes the path
+	// (or equals its default escaping), which later middlewares read.
+	return pn == 0 || joinPathSettles(r)
 }
 
 // appendStripped is Traefik's getPathStripped on what follows the prefix.
 func appendStripped(dst, rest []byte, force bool) []byte {
 	if force {
-		return append(append(dst, '/'), bytes.TrimLeft(rest, "/")...)
+		return append(append(dst, '/'), bytes.TrimPrefix(rest, []byte("/"))...)
 	}
 	return appendSlashed(dst, nil, rest)
 }

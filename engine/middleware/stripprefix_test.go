@@ -59,3 +59,15 @@ func firstOf(v []string) string {
 	}
 	return v[0]
 }
+
+// Traefik's forceSlash removes one slash after the prefix (not all), and
+// its JoinPath drops a raw path that no longer encodes the stripped path,
+// so a later middleware reads the escaped path.
+func TestStripPrefixRawPath(t *testing.T) {
+	url := front(t, nil, buildOne(t, "stripPrefix", `{"prefixes":["/stat"],"forceSlash":true}`))
+	checkRewrite(t, url, ForwardedPrefix, rewriteCase{path: "/stat/%2Fx", status: 200, uri: "/%2Fx", values: []string{"/stat"}})
+	url = front(t, nil,
+		buildOne(t, "stripPrefix", `{"prefixes":["/a"]}`),
+		buildOne(t, "replacePath", `{"path":"/z"}`))
+	checkRewrite(t, url, ReplacedPath, rewriteCase{path: "/a%2Fb", status: 200, uri: "/z", values: []string{"/b"}})
+}

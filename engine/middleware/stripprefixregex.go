@@ -47,7 +47,7 @@ func newStripPrefixRegex(c *stripPrefixRegexConfig, _ *spec.Middleware, _ *Build
 				// Added before the path changes (prefix is in r.Path()).
 				ctx.Request.Header.AddBytesV(ForwardedPrefix, prefix)
 				// stripPrefix's stripping (without forceSlash) and JoinPath check.
-				if !stripPath(r, prefix, len(prefix), false) || len(r.Path()) > 0 && !joinPathSettles(r) {
+				if !stripPath(r, prefix, len(prefix), false) {
 					badRequest(ctx)
 					return
 				}
