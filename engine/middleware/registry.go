@@ -44,6 +44,7 @@ var Kinds = []Kind{
 	kind("addPrefix", newAddPrefix),
 	kind("stripPrefix", newStripPrefix),
 	kind("chain", newChain),
+	kind("headers", newHeaders),
 	// New kinds go above this line, one row each.
 }
 
