@@ -632,13 +632,13 @@ var (
 	schemeHTTPS = []byte("https://")
 )
 
-// hasPrefixFold reports whether t starts with p, in any case.
-func hasPrefixFold(t, p []byte) bool { return len(t) >= len(p) && bytes.EqualFold(t[:len(p)], p) }
+// prefixFold reports whether t starts with p, in any case.
+func prefixFold(t, p []byte) bool { return len(t) >= len(p) && bytes.EqualFold(t[:len(p)], p) }
 
 // cutSchemeFold removes an "http://" or "https://" prefix, in any case.
 func cutSchemeFold(t []byte) ([]byte, bool) {
 	for _, p := range [...][]byte{schemeHTTP, schemeHTTPS} {
-		if hasPrefixFold(t, p) {
+		if prefixFold(t, p) {
 			return t[len(p):], true
 		}
 	}
@@ -653,7 +653,7 @@ func (m *headersMW) isSSL(ctx *fasthttp.RequestCtx, r *Request) bool {
 		return true
 	}
 	h := &ctx.Request.Header
-	if hasPrefixFold(h.RequestURI(), schemeHTTPS) {
+	if prefixFold(h.RequestURI(), schemeHTTPS) {
 		return true
 	}
 	for i := range m.sslProxy {

@@ -39,9 +39,9 @@ func TestHeadersConfigMatchesCRD(t *testing.T) {
 	}
 }
 
-// respond is a backend that sets the given headers (name: value pairs,
+// respondWith is a backend that sets the given headers (name: value pairs,
 // repeated names added) and answers 200 with body.
-func respond(body string, hdr ...string) http.Handler {
+func respondWith(body string, hdr ...string) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		for _, h := range hdr {
 			k, v, _ := strings.Cut(h, ":")
@@ -52,18 +52,18 @@ func respond(body string, hdr ...string) http.Handler {
 	})
 }
 
-// answered drops what the backend's server and the transport add (Date,
+// answeredHeader drops what the backend's server and the transport add (Date,
 // Content-Length) from a response header, for comparing with Traefik's
 // recorder-based expectations.
-func answered(h http.Header) http.Header {
+func answeredHeader(h http.Header) http.Header {
 	out := h.Clone()
 	out.Del("Date")
 	out.Del("Content-Length")
 	return out
 }
 
-// probe is a middleware that records the Request its next handler sees.
-func probe(seen *Request) Middleware {
+// seeRequest is a middleware that records the Request its next handler sees.
+func seeRequest(seen *Request) Middleware {
 	return func(next Handler) Handler {
 		return func(ctx *fasthttp.RequestCtx, r *Request) {
 			*seen = *r
@@ -73,18 +73,18 @@ func probe(seen *Request) Middleware {
 	}
 }
 
-// tls marks requests as read over TLS (Request.Secure), as the entry point
+// secureConn marks requests as read over TLS (Request.Secure), as the entry point
 // does for a TLS connection.
-var tls Middleware = func(next Handler) Handler {
+var secureConn Middleware = func(next Handler) Handler {
 	return func(ctx *fasthttp.RequestCtx, r *Request) {
 		r.Secure = true
 		next(ctx, r)
 	}
 }
 
-// rawDo writes a raw HTTP/1 request to the front server and reads the
+// rawRequest writes a raw HTTP/1 request to the front server and reads the
 // answer (absolute-form targets, HTTP/1.0 without Host).
-func rawDo(t *testing.T, url, raw string) (*http.Response, string) {
+func rawRequest(t *testing.T, url, raw string) (*http.Response, string) {
 	t.Helper()
 	c, err := net.Dial("tcp", strings.TrimPrefix(url, "http://"))
 	if err != nil {
@@ -103,8 +103,8 @@ func rawDo(t *testing.T, url, raw string) (*http.Response, string) {
 	return resp, string(body)
 }
 
-// buildWarnings builds one headers middleware and returns its warnings.
-func buildWarnings(t *testing.T, config string) (Middleware, []string) {
+// headersWarnings builds one headers middleware and returns its warnings.
+func headersWarnings(t *testing.T, config string) (Middleware, []string) {
 	t.Helper()
 	def := &spec.Middleware{Name: "default-test@kubernetescrd", Kind: "headers", Config: json.RawMessage(config)}
 	b := Build(map[string]*spec.Middleware{def.Name: def}, BuildContext{})[def.Name]
@@ -141,7 +141,7 @@ func TestHeadersCustomRequest(t *testing.T) {
 	for _, tc := range tests {
 		t.Run(tc.desc, func(t *testing.T) {
 			var seen Request
-			url := front(t, nil, buildOne(t, "headers", `{"customRequestHeaders":`+tc.config+`}`), probe(&seen))
+			url := front(t, nil, buildOne(t, "headers", `{"customRequestHeaders":`+tc.config+`}`), seeRequest(&seen))
 			e := echoed(t, url+"/foo", "Foo: bar", "Foo: baz", "X-Forwarded-For: 6.6.6.6")
 			for k, v := range tc.want {
 				if got := e.Header[k]; k == "Foo" && v != nil && v[0] == "bar" {
@@ -158,7 +158,7 @@ func TestHeadersCustomRequest(t *testing.T) {
 		})
 	}
 	// The custom response header of Traefik's TestNew_customHeaders.
-	url := front(t, respond(""), buildOne(t, "headers",
+	url := front(t, respondWith(""), buildOne(t, "headers",
 		`{"customRequestHeaders":{"X-Custom-Request-Header":"test_request"},"customResponseHeaders":{"X-Custom-Response-Header":"test_response"}}`))
 	if resp := do(t, "GET", url+"/foo", nil); resp.StatusCode != 200 || resp.Header.Get("X-Custom-Response-Header") != "test_response" {
 		t.Errorf("status %d, response header %q", resp.StatusCode, resp.Header.Get("X-Custom-Response-Header"))
@@ -179,7 +179,7 @@ func TestHeadersCustomRequestHost(t *testing.T) {
 	for _, tc := range tests {
 		t.Run(tc.desc, func(t *testing.T) {
 			var seen Request
-			url := front(t, nil, buildOne(t, "headers", `{"customRequestHeaders":`+tc.config+`}`), probe(&seen))
+			url := front(t, nil, buildOne(t, "headers", `{"customRequestHeaders":`+tc.config+`}`), seeRequest(&seen))
 			if e := echoed(t, url+"/foo", "Host: example.org"); e.Host != tc.wantHost {
 				t.Errorf("backend Host %q, want %q", e.Host, tc.wantHost)
 			}
@@ -255,7 +255,7 @@ func TestHeadersCORSPreflight(t *testing.T) {
 		{"the first matching entry decides", `{"accessControlAllowOriginList":["https://foo.bar.org","*"],"accessControlAllowCredentials":true}`,
 			traefikReq, http.Header{"Content-Length": {"0"}, "Access-Control-Allow-Credentials": {"true"},
 				"Access-Control-Allow-Origin": {"https://foo.bar.org"}}},
-		// The preflight is answered before the security checks and
+		// The preflight is answeredHeader before the security checks and
 		// without the custom response headers.
 		{"before allowedHosts, security and custom headers",
 			`{"accessControlMaxAge":5,"allowedHosts":["nowhere.test"],"frameDeny":true,"customResponseHeaders":{"X-A":"1"},"customRequestHeaders":{"Host":"nowhere.test"}}`,
@@ -339,7 +339,7 @@ func TestHeadersCORSResponses(t *testing.T) {
 		{"wildcard expose headers with credentials are not sent", `{"accessControlExposeHeaders":["*"],"accessControlAllowCredentials":true}`, nil, []string{origin},
 			http.Header{"Access-Control-Allow-Credentials": {"true"}}},
 		// "*" matches a request without Origin too: with credentials the
-		// (empty) origin is answered.
+		// (empty) origin is answeredHeader.
 		{"wildcard without an Origin", `{"accessControlAllowOriginList":["*"]}`, nil, nil,
 			http.Header{"Access-Control-Allow-Origin": {"*"}}},
 		{"wildcard with credentials without an Origin", `{"accessControlAllowOriginList":["*"],"accessControlAllowCredentials":true}`, nil, nil,
@@ -357,9 +357,9 @@ func TestHeadersCORSResponses(t *testing.T) {
 	}
 	for _, tc := range tests {
 		t.Run(tc.desc, func(t *testing.T) {
-			url := front(t, respond("", tc.backend...), buildOne(t, "headers", tc.config))
+			url := front(t, respondWith("", tc.backend...), buildOne(t, "headers", tc.config))
 			resp := do(t, "GET", url+"/foo", nil, tc.req...)
-			if got := answered(resp.Header); resp.StatusCode != 200 || !reflect.DeepEqual(got, tc.want) {
+			if got := answeredHeader(resp.Header); resp.StatusCode != 200 || !reflect.DeepEqual(got, tc.want) {
 				t.Errorf("status %d, headers %v; want %v", resp.StatusCode, got, tc.want)
 			}
 		})
@@ -391,15 +391,15 @@ func TestHeadersCustomResponse(t *testing.T) {
 	}
 	for _, tc := range tests {
 		t.Run(tc.desc, func(t *testing.T) {
-			url := front(t, respond("", tc.backend...), buildOne(t, "headers", `{"customResponseHeaders":`+tc.config+`}`))
+			url := front(t, respondWith("", tc.backend...), buildOne(t, "headers", `{"customResponseHeaders":`+tc.config+`}`))
 			resp := do(t, "GET", url+"/foo", nil)
-			if got := answered(resp.Header); !reflect.DeepEqual(got, tc.want) {
+			if got := answeredHeader(resp.Header); !reflect.DeepEqual(got, tc.want) {
 				t.Errorf("headers %v, want %v", got, tc.want)
 			}
 		})
 	}
 	// Without a Content-Length the answer is chunked, its body intact.
-	url := front(t, respond("hello", "Content-Type: text/plain"), buildOne(t, "headers", `{"customResponseHeaders":{"Content-Length":""}}`))
+	url := front(t, respondWith("hello", "Content-Type: text/plain"), buildOne(t, "headers", `{"customResponseHeaders":{"Content-Length":""}}`))
 	resp := do(t, "GET", url+"/foo", nil)
 	if body, _ := io.ReadAll(resp.Body); string(body) != "hello" || resp.ContentLength != -1 || !slices.Equal(resp.TransferEncoding, []string{"chunked"}) {
 		t.Errorf("body %q, length %d, transfer encoding %v", body, resp.ContentLength, resp.TransferEncoding)
@@ -420,7 +420,7 @@ func TestHeadersSecure(t *testing.T) {
 	}
 	tests := []struct {
 		desc, config string
-		tls          bool
+		secureConn   bool
 		backend      []string
 		req          []string
 		status       int
@@ -522,17 +522,17 @@ func TestHeadersSecure(t *testing.T) {
 	for _, tc := range tests {
 		t.Run(tc.desc, func(t *testing.T) {
 			ms := []Middleware{buildOne(t, "headers", tc.config)}
-			if tc.tls {
-				ms = append([]Middleware{tls}, ms...)
+			if tc.secureConn {
+				ms = append([]Middleware{secureConn}, ms...)
 			}
-			url := front(t, respond("bar", tc.backend...), ms...)
+			url := front(t, respondWith("bar", tc.backend...), ms...)
 			resp := do(t, "GET", url+"/foo", nil, tc.req...)
 			body, _ := io.ReadAll(resp.Body)
 			wantBody := "bar"
 			if tc.status == 500 {
 				wantBody = "Bad Host\n"
 			}
-			got := answered(resp.Header)
+			got := answeredHeader(resp.Header)
 			if tc.status == 200 {
 				got.Del("Content-Type") // Go's sniffing of "bar"
 			}
@@ -547,7 +547,7 @@ func TestHeadersSecure(t *testing.T) {
 // absolute https target is HTTPS and names the host; a request without a
 // Host has an empty host.
 func TestHeadersSecureRequestLine(t *testing.T) {
-	url := front(t, respond("bar"), buildOne(t, "headers", `{"stsSeconds":1,"allowedHosts":["good.com"]}`))
+	url := front(t, respondWith("bar"), buildOne(t, "headers", `{"stsSeconds":1,"allowedHosts":["good.com"]}`))
 	// The harness cannot forward an https target to its plain backend
 	// (502), but the answer still goes through the middleware.
 	tests := []struct {
@@ -564,7 +564,7 @@ func TestHeadersSecureRequestLine(t *testing.T) {
 		{"GET /foo HTTP/1.0\r\n\r\n", 500, ""},
 	}
 	for _, tc := range tests {
-		resp, _ := rawDo(t, url, tc.raw)
+		resp, _ := rawRequest(t, url, tc.raw)
 		if resp.StatusCode != tc.status || resp.Header.Get("Strict-Transport-Security") != tc.sts {
 			t.Errorf("%q: status %d, STS %q; want %d, %q", tc.raw, resp.StatusCode, resp.Header.Get("Strict-Transport-Security"), tc.status, tc.sts)
 		}
@@ -599,7 +599,7 @@ func TestHeadersCSPNonce(t *testing.T) {
 	for _, tc := range tests {
 		t.Run(tc.desc, func(t *testing.T) {
 			csp, _ := json.Marshal(tc.csp)
-			url := front(t, respond("", "Content-Security-Policy: upstream"), buildOne(t, "headers", `{"contentSecurityPolicy":`+string(csp)+`,`+ro+`}`))
+			url := front(t, respondWith("", "Content-Security-Policy: upstream"), buildOne(t, "headers", `{"contentSecurityPolicy":`+string(csp)+`,`+ro+`}`))
 			seen := map[string]bool{}
 			for range 3 {
 				resp := do(t, "GET", url+"/", nil)
@@ -632,7 +632,7 @@ func TestHeadersChangesResponse(t *testing.T) {
 		`{"customRequestHeaders":{"X-A":"1"},"stsSeconds":0}`: false,
 	} {
 		var seen Request
-		url := front(t, nil, buildOne(t, "headers", config), probe(&seen))
+		url := front(t, nil, buildOne(t, "headers", config), seeRequest(&seen))
 		echoed(t, url+"/", "Host: 127.0.0.1")
 		if seen.ChangesResponse != want {
 			t.Errorf("%s: ChangesResponse = %v, want %v", config, seen.ChangesResponse, want)
@@ -652,17 +652,17 @@ func TestHeadersWarnings(t *testing.T) {
 		{`{"customRequestHeaders":{"Content-Length":"1"}}`, "Content-Length has no effect"},
 	}
 	for _, tc := range tests {
-		m, warnings := buildWarnings(t, tc.config)
+		m, warnings := headersWarnings(t, tc.config)
 		if !slices.ContainsFunc(warnings, func(w string) bool { return strings.Contains(w, tc.warning) }) {
 			t.Errorf("%s: warnings %q, want %q", tc.config, warnings, tc.warning)
 		}
-		url := front(t, respond("bar"), m)
+		url := front(t, respondWith("bar"), m)
 		resp := do(t, "GET", url+"/foo", nil, "Host: www.example.com")
-		if got := answered(resp.Header); resp.StatusCode != 200 || resp.Header.Get("Location") != "" || got.Get("Feature-Policy") != "" {
+		if got := answeredHeader(resp.Header); resp.StatusCode != 200 || resp.Header.Get("Location") != "" || got.Get("Feature-Policy") != "" {
 			t.Errorf("%s: status %d, headers %v", tc.config, resp.StatusCode, got)
 		}
 	}
-	if _, w := buildWarnings(t, `{"frameDeny":true}`); len(w) != 0 {
+	if _, w := headersWarnings(t, `{"frameDeny":true}`); len(w) != 0 {
 		t.Errorf("warnings %q without deprecated options", w)
 	}
 }
