@@ -140,6 +140,7 @@ func TestHeadersCustomRequest(t *testing.T) {
 	}
 	for _, tc := range tests {
 		t.Run(tc.desc, func(t *testing.T) {
+			t.Parallel()
 			var seen Request
 			url := front(t, nil, buildOne(t, "headers", `{"customRequestHeaders":`+tc.config+`}`), seeRequest(&seen))
 			e := echoed(t, url+"/foo", "Foo: bar", "Foo: baz", "X-Forwarded-For: 6.6.6.6")
@@ -178,6 +179,7 @@ func TestHeadersCustomRequestHost(t *testing.T) {
 	}
 	for _, tc := range tests {
 		t.Run(tc.desc, func(t *testing.T) {
+			t.Parallel()
 			var seen Request
 			url := front(t, nil, buildOne(t, "headers", `{"customRequestHeaders":`+tc.config+`}`), seeRequest(&seen))
 			if e := echoed(t, url+"/foo", "Host: example.org"); e.Host != tc.wantHost {
@@ -264,6 +266,7 @@ func TestHeadersCORSPreflight(t *testing.T) {
 	backend := http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) { w.Header().Set("X-Backend", "reached") })
 	for _, tc := range tests {
 		t.Run(tc.desc, func(t *testing.T) {
+			t.Parallel()
 			url := front(t, backend, buildOne(t, "headers", tc.config))
 			resp := do(t, "OPTIONS", url+"/foo", nil, tc.req...)
 			body, _ := io.ReadAll(resp.Body)
@@ -357,6 +360,7 @@ func TestHeadersCORSResponses(t *testing.T) {
 	}
 	for _, tc := range tests {
 		t.Run(tc.desc, func(t *testing.T) {
+			t.Parallel()
 			url := front(t, respondWith("", tc.backend...), buildOne(t, "headers", tc.config))
 			resp := do(t, "GET", url+"/foo", nil, tc.req...)
 			if got := answeredHeader(resp.Header); resp.StatusCode != 200 || !reflect.DeepEqual(got, tc.want) {
@@ -391,6 +395,7 @@ func TestHeadersCustomResponse(t *testing.T) {
 	}
 	for _, tc := range tests {
 		t.Run(tc.desc, func(t *testing.T) {
+			t.Parallel()
 			url := front(t, respondWith("", tc.backend...), buildOne(t, "headers", `{"customResponseHeaders":`+tc.config+`}`))
 			resp := do(t, "GET", url+"/foo", nil)
 			if got := answeredHeader(resp.Header); !reflect.DeepEqual(got, tc.want) {
@@ -521,6 +526,7 @@ func TestHeadersSecure(t *testing.T) {
 	}
 	for _, tc := range tests {
 		t.Run(tc.desc, func(t *testing.T) {
+			t.Parallel()
 			ms := []Middleware{buildOne(t, "headers", tc.config)}
 			if tc.secureConn {
 				ms = append([]Middleware{secureConn}, ms...)
@@ -598,6 +604,7 @@ func TestHeadersCSPNonce(t *testing.T) {
 	}
 	for _, tc := range tests {
 		t.Run(tc.desc, func(t *testing.T) {
+			t.Parallel()
 			csp, _ := json.Marshal(tc.csp)
 			url := front(t, respondWith("", "Content-Security-Policy: upstream"), buildOne(t, "headers", `{"contentSecurityPolicy":`+string(csp)+`,`+ro+`}`))
 			seen := map[string]bool{}
