@@ -284,6 +284,9 @@ func setForwardURI(req *fasthttp.Request, st *reqState) {
 // appendXFF appends the client IP to X-Forwarded-For (joining earlier lines
 // with ", "), as Go's ReverseProxy does for Traefik.
 func appendXFF(req *fasthttp.Request, st *reqState) {
+	if st.mw.NoXFF {
+		return // a headers middleware removed it
+	}
 	ip := st.creq.ClientIP
 	h := &req.Header
 	if !ip.IsValid() || st.xffDone && bytes.Equal(h.Peek("X-Forwarded-For"), st.xff) {

@@ -76,6 +76,10 @@ type Request struct {
 	UpstreamErr error
 	// Attempt counts forwarding attempts (retry): 0 for the first.
 	Attempt int
+	// NoXFF tells the proxy not to add X-Forwarded-For: a headers
+	// middleware removed it (Traefik leaves it nil, which Go's
+	// ReverseProxy honours).
+	NoXFF bool
 
 	// Buf is scratch space for kinds; its contents do not survive the
 	// next middleware.
@@ -94,6 +98,7 @@ func (r *Request) Reset(raw []byte) {
 	r.Query, r.HasQuery, r.Host = nil, false, nil
 	r.ClientIP, r.Secure = netip.Addr{}, false
 	r.ChangesResponse, r.UpstreamErr, r.Attempt = false, nil, 0
+	r.NoXFF = false
 }
 
 // BuildContext is what a kind's build function may use besides its

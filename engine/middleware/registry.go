@@ -56,6 +56,7 @@ var Kinds = []Kind{
 	kind("stripPrefixRegex", newStripPrefixRegex),
 	kind("compress", newCompress),
 	kind("contentType", newContentType),
+	kind("headers", newHeaders),
 	// New kinds go above this line, one row each.
 }
 
