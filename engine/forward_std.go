@@ -5,6 +5,7 @@ import (
 	"context"
 	"io"
 	"net/http"
+	"slices"
 	"strings"
 
 	"github.com/valyala/fasthttp"
@@ -26,7 +27,9 @@ func forwardStd(ctx *fasthttp.RequestCtx, st *reqState, u *upstream) error {
 		body = req.BodyStream()
 	case len(req.Body()) > 0:
 		body = bytes.NewReader(req.Body())
-		length = int64(len(req.Body()))
+		if length != -1 { // -1: chunked, or made so by a middleware (grpcWeb)
+			length = int64(len(req.Body()))
+		}
 	default:
 		length = 0
 	}
@@ -78,6 +81,58 @@ func forwardStd(ctx *fasthttp.RequestCtx, st *reqState, u *upstream) error {
 			r.Header.Add(k, v)
 		}
 	}
-	r.SetBodyStream(resp.Body, int(resp.ContentLength))
+	if resp.ContentLength >= 0 {
+		r.SetBodyStream(resp.Body, int(resp.ContentLength))
+		return nil
+	}
+	// A body of unknown length may end in trailers (gRPC's status). Those
+	// the upstream announced are announced to the client; all arrive with
+	// the end of the body and join the response's trailer section, which
+	// fasthttp writes after the last chunk and the HTTP/2 front door sends
+	// as a trailer block.
+	for _, k := range sortedKeys(resp.Trailer) {
+		r.Header.AddTrailer(k) // a name that may not be a trailer is refused, and dropped
+	}
+	r.SetBodyStream(&trailerBody{body: resp.Body, resp: resp, hdr: &r.Header}, -1)
 	return nil
+}
+
+// trailerBody relays an upstream body of unknown length; at its end it
+// moves the upstream's trailers into the client response's trailer
+// section.
+type trailerBody struct {
+	body io.ReadCloser
+	resp *http.Response
+	hdr  *fasthttp.ResponseHeader
+}
+
+func (b *trailerBody) Read(p []byte) (int, error) {
+	n, err := b.body.Read(p)
+	if err == io.EOF && b.resp != nil {
+		for _, k := range sortedKeys(b.resp.Trailer) {
+			if b.hdr.AddTrailer(k) != nil {
+				continue // Content-Length, Host and the like: never trailers
+			}
+			for _, v := range b.resp.Trailer[k] {
+				b.hdr.Add(k, v)
+			}
+		}
+		b.resp = nil
+	}
+	return n, err
+}
+
+func (b *trailerBody) Close() error { return b.body.Close() }
+
+// sortedKeys returns h's names in order, for a stable wire order.
+func sortedKeys(h http.Header) []string {
+	if len(h) == 0 {
+		return nil
+	}
+	keys := make([]string, 0, len(h))
+	for k := range h {
+		keys = append(keys, k)
+	}
+	slices.Sort(keys)
+	return keys
 }

@@ -1,16 +1,12 @@
 package middleware
 
 import (
-	"errors"
 	"io"
-	"reflect"
 	"sync"
-	"unsafe"
 
 	"github.com/klauspost/compress/gzip"
 	"github.com/klauspost/compress/zstd"
 	brotli "github.com/molecule-man/go-brrr"
-	"github.com/valyala/fasthttp"
 )
 
 // The compressing body: a pull-based reader that compresses the upstream
@@ -307,40 +303,3 @@ func (s *zstream) CloseWithError(err error) error {
 	s.release()
 	return cerr
 }
-
-// closeBodyStream closes a body stream as fasthttp does (Close and/or
-// CloseWithError).
-func closeBodyStream(r io.Reader, err error) error {
-	var cerr error
-	if c, ok := r.(io.Closer); ok {
-		cerr = c.Close()
-	}
-	if c, ok := r.(fasthttp.ReadCloserWithError); ok {
-		if e := c.CloseWithError(err); cerr == nil {
-			cerr = e
-		}
-	}
-	return cerr
-}
-
-// takeBodyStream removes the body stream from resp without closing it,
-// so that the compressing body can read it. fasthttp has no API for that
-// (SetBodyStream closes the stream it replaces), so this writes the
-// unexported field, found by name and type when the package starts; when
-// fasthttp's Response changes, errBodyStreamField makes the compress
-// middleware fail to build, with this message, instead of misbehaving.
-func takeBodyStream(resp *fasthttp.Response) io.Reader {
-	p := (*io.Reader)(unsafe.Add(unsafe.Pointer(resp), bodyStreamOffset))
-	r := *p
-	*p = nil
-	return r
-}
-
-var bodyStreamOffset, errBodyStreamField = func() (uintptr, error) {
-	f, ok := reflect.TypeFor[fasthttp.Response]().FieldByName("bodyStream")
-	if !ok || f.Type != reflect.TypeFor[io.Reader]() {
-		return 0, errors.New("this fasthttp version's Response has no bodyStream io.Reader field: " +
-			"compress cannot take over a streamed body (engine/middleware/compress_stream.go)")
-	}
-	return f.Offset, nil
-}()

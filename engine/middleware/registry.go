@@ -57,6 +57,7 @@ var Kinds = []Kind{
 	kind("compress", newCompress),
 	kind("contentType", newContentType),
 	kind("headers", newHeaders),
+	kind("grpcWeb", newGrpcWeb),
 	// New kinds go above this line, one row each.
 }
 
