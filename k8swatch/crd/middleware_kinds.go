@@ -13,7 +13,7 @@ type AddPrefix struct {
 type StripPrefix struct {
 	// Prefixes are tried in order; the first one that prefixes the path is
 	// removed.
-	Prefixes []string `json:"prefixes,omitempty"`
+	Prefixes []string `json:"prefixes,omitzero"`
 	// ForceSlash is deprecated and ignored by Traefik v3; it is kept so
 	// that manifests using it still decode.
 	ForceSlash *bool `json:"forceSlash,omitempty"`
@@ -22,7 +22,7 @@ type StripPrefix struct {
 // StripPrefixRegex configures the stripPrefixRegex middleware.
 type StripPrefixRegex struct {
 	// Regex lists the expressions matching the prefix to remove.
-	Regex []string `json:"regex,omitempty"`
+	Regex []string `json:"regex,omitzero"`
 }
 
 // ReplacePath configures the replacePath middleware.
@@ -42,7 +42,7 @@ type ReplacePathRegex struct {
 // Chain configures the chain middleware.
 type Chain struct {
 	// Middlewares are applied in order.
-	Middlewares []MiddlewareRef `json:"middlewares,omitempty"`
+	Middlewares []MiddlewareRef `json:"middlewares,omitzero"`
 }
 
 // IPStrategy tells how the client address is found: the remote address, or
@@ -53,7 +53,7 @@ type IPStrategy struct {
 	Depth int `json:"depth,omitempty"`
 	// ExcludedIPs are skipped while walking X-Forwarded-For from the
 	// right. Ignored when Depth is set.
-	ExcludedIPs []string `json:"excludedIPs,omitempty"`
+	ExcludedIPs []string `json:"excludedIPs,omitzero"`
 	// IPv6Subnet groups IPv6 clients by this prefix length.
 	IPv6Subnet *int `json:"ipv6Subnet,omitempty"`
 }
@@ -61,7 +61,7 @@ type IPStrategy struct {
 // IPWhiteList configures the deprecated ipWhiteList middleware.
 type IPWhiteList struct {
 	// SourceRange lists the allowed addresses and CIDR ranges.
-	SourceRange []string `json:"sourceRange,omitempty"`
+	SourceRange []string `json:"sourceRange,omitzero"`
 	// IPStrategy selects the client address.
 	IPStrategy *IPStrategy `json:"ipStrategy,omitempty"`
 }
@@ -69,7 +69,7 @@ type IPWhiteList struct {
 // IPAllowList configures the ipAllowList middleware.
 type IPAllowList struct {
 	// SourceRange lists the allowed addresses and CIDR ranges.
-	SourceRange []string `json:"sourceRange,omitempty"`
+	SourceRange []string `json:"sourceRange,omitzero"`
 	// IPStrategy selects the client address.
 	IPStrategy *IPStrategy `json:"ipStrategy,omitempty"`
 	// RejectStatusCode is the status of refused requests; 0 means 403.
@@ -82,36 +82,36 @@ type IPAllowList struct {
 type Headers struct {
 	// CustomRequestHeaders are set on requests; an empty value removes
 	// the header.
-	CustomRequestHeaders map[string]string `json:"customRequestHeaders,omitempty"`
+	CustomRequestHeaders map[string]string `json:"customRequestHeaders,omitzero"`
 	// CustomResponseHeaders are set on responses; an empty value removes
 	// the header.
-	CustomResponseHeaders map[string]string `json:"customResponseHeaders,omitempty"`
+	CustomResponseHeaders map[string]string `json:"customResponseHeaders,omitzero"`
 
 	// AccessControlAllowCredentials sets Access-Control-Allow-Credentials.
 	AccessControlAllowCredentials bool `json:"accessControlAllowCredentials,omitempty"`
 	// AccessControlAllowHeaders sets Access-Control-Allow-Headers.
-	AccessControlAllowHeaders []string `json:"accessControlAllowHeaders,omitempty"`
+	AccessControlAllowHeaders []string `json:"accessControlAllowHeaders,omitzero"`
 	// AccessControlAllowMethods sets Access-Control-Allow-Methods.
-	AccessControlAllowMethods []string `json:"accessControlAllowMethods,omitempty"`
+	AccessControlAllowMethods []string `json:"accessControlAllowMethods,omitzero"`
 	// AccessControlAllowOriginList lists the allowed origins ("*" for
 	// any).
-	AccessControlAllowOriginList []string `json:"accessControlAllowOriginList,omitempty"`
+	AccessControlAllowOriginList []string `json:"accessControlAllowOriginList,omitzero"`
 	// AccessControlAllowOriginListRegex lists allowed origins as regexes.
-	AccessControlAllowOriginListRegex []string `json:"accessControlAllowOriginListRegex,omitempty"`
+	AccessControlAllowOriginListRegex []string `json:"accessControlAllowOriginListRegex,omitzero"`
 	// AccessControlExposeHeaders sets Access-Control-Expose-Headers.
-	AccessControlExposeHeaders []string `json:"accessControlExposeHeaders,omitempty"`
+	AccessControlExposeHeaders []string `json:"accessControlExposeHeaders,omitzero"`
 	// AccessControlMaxAge sets Access-Control-Max-Age, in seconds.
 	AccessControlMaxAge *int64 `json:"accessControlMaxAge,omitempty"`
 	// AddVaryHeader adds Vary: Origin to CORS responses.
 	AddVaryHeader bool `json:"addVaryHeader,omitempty"`
 
 	// AllowedHosts lists the accepted host names.
-	AllowedHosts []string `json:"allowedHosts,omitempty"`
+	AllowedHosts []string `json:"allowedHosts,omitzero"`
 	// HostsProxyHeaders lists headers that may carry the original host.
-	HostsProxyHeaders []string `json:"hostsProxyHeaders,omitempty"`
+	HostsProxyHeaders []string `json:"hostsProxyHeaders,omitzero"`
 	// SSLProxyHeaders maps header names to the values that mean "the
 	// original request was HTTPS".
-	SSLProxyHeaders map[string]string `json:"sslProxyHeaders,omitempty"`
+	SSLProxyHeaders map[string]string `json:"sslProxyHeaders,omitzero"`
 	// STSSeconds sets the max-age of Strict-Transport-Security; nil or 0
 	// omits the header.
 	STSSeconds *int64 `json:"stsSeconds,omitempty"`
@@ -183,10 +183,10 @@ type EncodedCharacters struct {
 type ErrorPage struct {
 	// Status lists the statuses or ranges ("500-599") that trigger the
 	// error page.
-	Status []string `json:"status,omitempty"`
+	Status []string `json:"status,omitzero"`
 	// StatusRewrites maps statuses or ranges to the status returned to
 	// the client.
-	StatusRewrites map[string]int `json:"statusRewrites,omitempty"`
+	StatusRewrites map[string]int `json:"statusRewrites,omitzero"`
 	// Service is the backend serving the error pages.
 	Service Service `json:"service,omitempty"`
 	// Query is the error page path; {status}, {originalStatus} and {url}
@@ -229,7 +229,7 @@ type SourceCriterion struct {
 // Redis configures the Redis backend of the rateLimit middleware.
 type Redis struct {
 	// Endpoints are host:port addresses.
-	Endpoints []string `json:"endpoints,omitempty"`
+	Endpoints []string `json:"endpoints,omitzero"`
 	// TLS secures the connection to Redis.
 	TLS *ClientTLS `json:"tls,omitempty"`
 	// Secret names a Secret holding the username and password.
@@ -324,12 +324,12 @@ type ForwardAuth struct {
 	TrustForwardHeader *bool `json:"trustForwardHeader,omitempty"`
 	// AuthResponseHeaders are copied from the authentication response to
 	// the forwarded request.
-	AuthResponseHeaders []string `json:"authResponseHeaders,omitempty"`
+	AuthResponseHeaders []string `json:"authResponseHeaders,omitzero"`
 	// AuthResponseHeadersRegex selects more headers to copy by regex.
 	AuthResponseHeadersRegex string `json:"authResponseHeadersRegex,omitempty"`
 	// AuthRequestHeaders restricts the request headers sent to the
 	// authentication server; empty sends them all.
-	AuthRequestHeaders []string `json:"authRequestHeaders,omitempty"`
+	AuthRequestHeaders []string `json:"authRequestHeaders,omitzero"`
 	// TLS secures the connection to the authentication server.
 	TLS *ClientTLSWithCAOptional `json:"tls,omitempty"`
 	// MaxResponseBodySize caps the authentication response body, in
@@ -337,7 +337,7 @@ type ForwardAuth struct {
 	MaxResponseBodySize *int64 `json:"maxResponseBodySize,omitempty"`
 	// AddAuthCookiesToResponse lists cookies copied from the
 	// authentication response to the client response.
-	AddAuthCookiesToResponse []string `json:"addAuthCookiesToResponse,omitempty"`
+	AddAuthCookiesToResponse []string `json:"addAuthCookiesToResponse,omitzero"`
 	// HeaderField names a request header that receives the user name.
 	HeaderField string `json:"headerField,omitempty"`
 	// ForwardBody sends the request body to the authentication server.
@@ -398,14 +398,14 @@ type CircuitBreaker struct {
 // Compress configures the compress middleware.
 type Compress struct {
 	// ExcludedContentTypes are never compressed.
-	ExcludedContentTypes []string `json:"excludedContentTypes,omitempty"`
+	ExcludedContentTypes []string `json:"excludedContentTypes,omitzero"`
 	// IncludedContentTypes, when set, are the only compressed types.
-	IncludedContentTypes []string `json:"includedContentTypes,omitempty"`
+	IncludedContentTypes []string `json:"includedContentTypes,omitzero"`
 	// MinResponseBodyBytes is the smallest body compressed; nil means
 	// 1024.
 	MinResponseBodyBytes *int `json:"minResponseBodyBytes,omitempty"`
 	// Encodings lists the supported encodings in preference order.
-	Encodings []string `json:"encodings,omitempty"`
+	Encodings []string `json:"encodings,omitzero"`
 	// DefaultEncoding is used when the client states no preference.
 	DefaultEncoding *string `json:"defaultEncoding,omitempty"`
 }
@@ -486,7 +486,7 @@ type Retry struct {
 	// cap.
 	MaxRequestBodyBytes *int64 `json:"maxRequestBodyBytes,omitempty"`
 	// Status lists response statuses or ranges that are retried.
-	Status []string `json:"status,omitempty"`
+	Status []string `json:"status,omitzero"`
 	// DisableRetryOnNetworkError stops retrying on transport errors.
 	DisableRetryOnNetworkError bool `json:"disableRetryOnNetworkError,omitempty"`
 	// RetryNonIdempotentMethod allows retrying POST, PATCH and LOCK.
@@ -502,5 +502,5 @@ type ContentType struct {
 // GrpcWeb configures the grpcWeb middleware.
 type GrpcWeb struct {
 	// AllowOrigins lists the allowed CORS origins ("*" for any).
-	AllowOrigins []string `json:"allowOrigins,omitempty"`
+	AllowOrigins []string `json:"allowOrigins,omitzero"`
 }

@@ -167,6 +167,14 @@ func TestMiddlewareTranslation(t *testing.T) {
 			t.Errorf("problems lack %q: %s", w, msg)
 		}
 	}
+	// An empty list is passed on as such, not dropped: Traefik tells
+	// `encodings: []` (an error) from no encodings (the defaults).
+	objs2 := &Objects{Middlewares: []*crd.Middleware{{Spec: crd.MiddlewareSpec{Compress: &crd.Compress{Encodings: []string{}}}}}}
+	objs2.Middlewares[0].Namespace, objs2.Middlewares[0].Name = "ns", "none"
+	if m := Snapshot(objs2, Options{}).Middlewares["ns-none@kubernetescrd"]; m == nil || string(m.Config) != `{"encodings":[]}` {
+		t.Errorf("compress with empty encodings: %+v", m)
+	}
+
 	snap = Snapshot(objs, Options{})
 	if msg := problems(snap.Problems); !strings.Contains(msg, "Middleware ns/c: chain: middleware other/b not in the parent resource namespace ns (allowCrossNamespace is off)") {
 		t.Errorf("cross-namespace chain: %s", msg)
