@@ -42,7 +42,7 @@ func main() {
 	var (
 		ns       = flag.String("n", "1,1000,10000,100000", "route counts, comma-separated")
 		variants = flag.String("variant", "simple,mixed", "rule sets: simple (one Host per route), mixed (Host && PathPrefix under 8 hosts, with Header, Method and HostRegexp), "+
-			"mw0 and mw (one Host per route, path /api/x; mw adds stripPrefix and a redirectScheme that lets the request through), "+
+			"mw0 and mw (one Host per route, path /api/x; mw adds stripPrefix, headers (a request header, three security headers) and a redirectScheme that lets the request through), "+
 			"gzip and zstd (one Host per route, a 16 KiB JSON answer compressed by the compress middleware, nginx's and HAProxy's gzip; the client accepts only that encoding)")
 		rounds   = flag.Int("rounds", 3, "interleaved rounds per scenario")
 		duration = flag.Duration("duration", 10*time.Second, "load duration per measurement")
@@ -261,8 +261,9 @@ spec:
 		case "mw0", "mw":
 			path = "/api/x"
 			if sc.variant == "mw" {
-				mws = "      middlewares: [{name: strip}, {name: redir}]\n"
-				loc = `location / { rewrite ^/api(/.*)$ $1 break; proxy_set_header X-Forwarded-Prefix /api; proxy_pass http://up; }`
+				mws = "      middlewares: [{name: strip}, {name: sec}, {name: redir}]\n"
+				loc = `location / { rewrite ^/api(/.*)$ $1 break; proxy_set_header X-Forwarded-Prefix /api; proxy_set_header X-Edge 1; ` +
+					`add_header X-Frame-Options DENY; add_header X-Content-Type-Options nosniff; add_header X-XSS-Protection "1; mode=block"; proxy_pass http://up; }`
 			}
 		case "gzip", "zstd":
 			path = "/json"
@@ -323,6 +324,16 @@ kind: Middleware
 metadata: {name: redir, namespace: bench}
 spec:
   redirectScheme: {scheme: http}
+---
+apiVersion: traefik.io/v1alpha1
+kind: Middleware
+metadata: {name: sec, namespace: bench}
+spec:
+  headers:
+    customRequestHeaders: {X-Edge: "1"}
+    frameDeny: true
+    contentTypeNosniff: true
+    browserXssFilter: true
 ---
 apiVersion: traefik.io/v1alpha1
 kind: Middleware
@@ -406,6 +417,10 @@ backend notfound
 var haproxyExtras = map[string]string{
 	"mw": `  http-request replace-path ^/api(/.*) \1
   http-request set-header X-Forwarded-Prefix /api
+  http-request set-header X-Edge 1
+  http-response set-header X-Frame-Options DENY
+  http-response set-header X-Content-Type-Options nosniff
+  http-response set-header X-XSS-Protection "1; mode=block"
 `,
 	"gzip": "  compression algo gzip\n  compression type application/json\n",
 	"zstd": "  compression algo gzip\n  compression type application/json\n",
