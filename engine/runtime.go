@@ -43,6 +43,10 @@ type Runtime struct {
 	// lbs are the load-balancer services by endpoints key, for
 	// UpdateEndpoints.
 	lbs map[string][]*lbService
+	// built are the middlewares, kept for the next runtime: one whose
+	// definition is unchanged is reused, with its state (rate-limit
+	// buckets, in-flight counts, breaker state).
+	built map[string]*middleware.Built
 }
 
 type entryRuntime struct {
@@ -388,7 +392,12 @@ func build(static *Static, snap *spec.Snapshot, ups *upstreams, reg *lb.Registry
 
 	// Middlewares are built once, whatever number of routers use them;
 	// each router then wraps its own service in them.
+	var prevBuilt map[string]*middleware.Built
+	if prev != nil {
+		prevBuilt = prev.built
+	}
 	built := middleware.Build(snap.Middlewares, middleware.BuildContext{
+		Previous: prevBuilt,
 		Service: func(name string) (middleware.Handler, error) {
 			sv, err := buildService(name, 0)
 			if err != nil {
@@ -397,6 +406,7 @@ func build(static *Static, snap *spec.Snapshot, ups *upstreams, reg *lb.Registry
 			return terminal(sv), nil
 		},
 	})
+	rt.built = built
 	for _, b := range sortedBuilt(built) {
 		if b.Err != nil {
 			problems = append(problems, spec.Problem{Ref: b.Def.Ref, Err: b.Err})

@@ -1,6 +1,7 @@
 package middleware
 
 import (
+	"bytes"
 	"errors"
 	"fmt"
 	"sort"
@@ -53,6 +54,10 @@ func (b *builder) get(name string) (Middleware, error) {
 		}
 		return nil, fmt.Errorf("%w: %s -> %s", errCycle, strings.Join(b.stack[i:], " -> "), name)
 	}
+	if p := b.bc.Previous[name]; p != nil && p.Err == nil && reusable(p.Def, def) {
+		b.out[name] = &Built{Def: def, Wrap: p.Wrap, Warnings: p.Warnings}
+		return p.Wrap, nil
+	}
 	b.busy[name] = true
 	b.stack = append(b.stack, name)
 	var warnings []string
@@ -67,6 +72,14 @@ func (b *builder) get(name string) (Middleware, error) {
 	}
 	b.out[name] = &Built{Def: def, Wrap: wrap, Err: err, Warnings: warnings}
 	return wrap, err
+}
+
+// reusable tells whether a middleware built from a can serve for b: same
+// kind and configuration, and nothing built from the rest of the
+// configuration (chain members, an error-page service).
+func reusable(a, b *spec.Middleware) bool {
+	return a.Kind == b.Kind && bytes.Equal(a.Config, b.Config) &&
+		len(a.Chain) == 0 && len(b.Chain) == 0 && a.Service == "" && b.Service == ""
 }
 
 func (b *builder) build(def *spec.Middleware, bc *BuildContext) (Middleware, error) {

@@ -108,6 +108,13 @@ type BuildContext struct {
 	// errors middleware's error pages). It may be nil in tools.
 	Service func(name string) (Handler, error)
 	Log     *slog.Logger
+	// Previous are the middlewares of the configuration before: one whose
+	// definition is unchanged (kind and configuration, no chain members
+	// or service, which belong to their own configuration) is reused
+	// rather than built again, so that its state survives the reload:
+	// a rate limit's buckets, in-flight counts, a breaker's state. A
+	// Secret change thus rebuilds only the middlewares it feeds.
+	Previous map[string]*Built
 	// lookup returns another middleware of the snapshot (chain members).
 	lookup func(name string) (Middleware, error)
 	// warnings collects Warn's messages for the middleware being built.

@@ -7,6 +7,8 @@ import (
 	"sort"
 	"strings"
 
+	corev1 "k8s.io/api/core/v1"
+
 	"github.com/edgeroute/edgeroute/compile/spec"
 	"github.com/edgeroute/edgeroute/k8swatch/crd"
 )
@@ -49,6 +51,12 @@ func (t *translator) middleware(m *crd.Middleware, ref spec.Ref) (*spec.Middlewa
 	}
 	def := &spec.Middleware{Name: Normalize(m.Namespace+"-"+m.Name) + ProviderSuffix, Ref: ref, Kind: kind}
 	cfg := kindField(&m.Spec, kind)
+	if r, ok := resolvers[kind]; ok {
+		var err error
+		if cfg, err = r.resolve(t, m.Namespace, &m.Spec); err != nil {
+			return nil, err
+		}
+	}
 	raw, err := json.Marshal(cfg)
 	if err != nil {
 		return nil, err
@@ -109,4 +117,41 @@ func (t *translator) middlewareName(ns string, r crd.MiddlewareRef) (string, err
 		return "", fmt.Errorf("middleware %s/%s not in the parent resource namespace %s (allowCrossNamespace is off)", mns, r.Name, ns)
 	}
 	return Normalize(mns+"-"+r.Name) + ProviderSuffix, nil
+}
+
+// resolver turns a kind's CRD object into the configuration the engine's
+// kind decodes, where the two differ: the Secrets it names read (htpasswd
+// users, TLS PEM blocks, Redis credentials), as Traefik's CRD provider
+// does in its create<Kind>Middleware functions. Kinds without a row are
+// passed on as written.
+type resolver struct {
+	// out is the type resolve returns (for the test that compares it
+	// with the engine kind's configuration).
+	out     reflect.Type
+	resolve func(t *translator, ns string, s *crd.MiddlewareSpec) (any, error)
+}
+
+// resolverOf makes a resolvers row.
+func resolverOf[T any](f func(t *translator, ns string, s *crd.MiddlewareSpec) (*T, error)) resolver {
+	return resolver{out: reflect.TypeFor[T](), resolve: func(t *translator, ns string, s *crd.MiddlewareSpec) (any, error) {
+		return f(t, ns, s)
+	}}
+}
+
+// resolvers: one row per kind whose configuration needs the cluster's
+// objects, each in a file of its own (mw_<kind>.go).
+var resolvers = map[string]resolver{
+	// New resolvers go above this line, one row each.
+}
+
+// secret returns Secret ns/name, recording that the translation read it
+// (a change to it then translates again). A missing Secret is an error in
+// Traefik's words.
+func (t *translator) secret(ns, name string) (*corev1.Secret, error) {
+	t.deps.secrets[key(ns, name)] = true
+	s := t.secrets[key(ns, name)]
+	if s == nil {
+		return nil, fmt.Errorf("secret '%s/%s' not found", ns, name)
+	}
+	return s, nil
 }

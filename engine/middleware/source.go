@@ -1,0 +1,292 @@
+package middleware
+
+import (
+	"errors"
+	"fmt"
+	"net/netip"
+	"strings"
+
+	"github.com/valyala/fasthttp"
+)
+
+// Shared by the kinds that pick a client (ipAllowList) or a key to count
+// under (rateLimit, inFlightReq): Traefik's ipStrategy and
+// sourceCriterion (pkg/ip, pkg/middlewares/extractor.go).
+
+// IPStrategy is Traefik's ipStrategy: which address stands for the
+// client. With depth N, the Nth X-Forwarded-For entry from the right;
+// else with excludedIPs, the first entry from the right not excluded;
+// else the TCP peer. ipv6Subnet reduces an IPv6 address to the first
+// address of its /ipv6Subnet (depth and peer only, as Traefik).
+type IPStrategy struct {
+	Depth       int      `json:"depth,omitempty"`
+	ExcludedIPs []string `json:"excludedIPs,omitzero"`
+	IPv6Subnet  *int     `json:"ipv6Subnet,omitempty"`
+}
+
+// SourceCriterion is Traefik's sourceCriterion: the key requests are
+// counted under. At most one of its fields; none means the TCP peer.
+type SourceCriterion struct {
+	IPStrategy        *IPStrategy `json:"ipStrategy,omitempty"`
+	RequestHeaderName string      `json:"requestHeaderName,omitempty"`
+	RequestHost       bool        `json:"requestHost,omitempty"`
+}
+
+// ipStrategy is a built IPStrategy.
+type ipStrategy struct {
+	depth    int
+	excluded *ipChecker // pool strategy when non-nil
+	subnet   int        // 0: none
+}
+
+// build is Traefik's IPStrategy.Get; a nil strategy is the TCP peer.
+func (s *IPStrategy) build() (*ipStrategy, error) {
+	if s == nil {
+		return &ipStrategy{}, nil
+	}
+	checkSubnet := func() (int, error) {
+		if s.IPv6Subnet == nil {
+			return 0, nil
+		}
+		if *s.IPv6Subnet <= 0 || *s.IPv6Subnet > 128 {
+			return 0, fmt.Errorf("invalid IPv6 subnet %d value, should be greater to 0 and lower or equal to 128", *s.IPv6Subnet)
+		}
+		return *s.IPv6Subnet, nil
+	}
+	if s.Depth > 0 {
+		n, err := checkSubnet()
+		return &ipStrategy{depth: s.Depth, subnet: n}, err
+	}
+	if len(s.ExcludedIPs) > 0 {
+		c, err := newIPChecker(s.ExcludedIPs)
+		if err != nil {
+			return nil, err
+		}
+		return &ipStrategy{excluded: c}, nil
+	}
+	n, err := checkSubnet()
+	return &ipStrategy{subnet: n}, err
+}
+
+// appendIP appends the address the strategy picks, as Traefik's GetIP
+// returns it (text; empty when X-Forwarded-For has too few entries or
+// none that is not excluded). The X-Forwarded-For seen is the request's
+// as the middleware finds it: the client's, if the entry point trusts
+// it (else it was removed), without the proxy's own addition, which
+// comes at forwarding.
+func (s *ipStrategy) appendIP(dst []byte, ctx *fasthttp.RequestCtx, r *Request) []byte {
+	switch {
+	case s.depth > 0:
+		xff := ctx.Request.Header.Peek("X-Forwarded-For")
+		n := 1
+		for _, c := range xff {
+			if c == ',' {
+				n++
+			}
+		}
+		if n < s.depth {
+			return dst
+		}
+		// The depth-th entry from the right.
+		skip := n - s.depth
+		start := 0
+		for i := 0; i < len(xff) && skip > 0; i++ {
+			if xff[i] == ',' {
+				skip--
+				start = i + 1
+			}
+		}
+		end := start
+		for end < len(xff) && xff[end] != ',' {
+			end++
+		}
+		return appendSubnet(dst, trimOWS(xff[start:end]), s.subnet)
+	case s.excluded != nil:
+		xff := ctx.Request.Header.Peek("X-Forwarded-For")
+		for end := len(xff); end >= 0; {
+			start := end - 1
+			for start >= 0 && xff[start] != ',' {
+				start--
+			}
+			v := trimOWS(xff[start+1 : end])
+			if len(v) > 0 {
+				if in, _ := s.excluded.contains(v); !in {
+					return append(dst, v...)
+				}
+			}
+			end = start
+		}
+		return dst
+	default:
+		if !r.ClientIP.IsValid() {
+			return dst
+		}
+		ip := r.ClientIP
+		if s.subnet > 0 && ip.Is6() {
+			if p, err := ip.Prefix(s.subnet); err == nil {
+				ip = p.Addr()
+			}
+		}
+		return ip.AppendTo(dst)
+	}
+}
+
+// appendSubnet is getIPv6SubnetIP: an IPv6 address reduced to its
+// subnet's first address; anything else as it is.
+func appendSubnet(dst, ip []byte, subnet int) []byte {
+	if subnet > 0 {
+		if a, err := netip.ParseAddr(string(ip)); err == nil && a.Is6() {
+			if p, err := a.Prefix(subnet); err == nil {
+				return p.Addr().AppendTo(dst)
+			}
+		}
+	}
+	return append(dst, ip...)
+}
+
+func trimOWS(b []byte) []byte {
+	for len(b) > 0 && (b[0] == ' ' || b[0] == '\t') {
+		b = b[1:]
+	}
+	for len(b) > 0 && (b[len(b)-1] == ' ' || b[len(b)-1] == '\t') {
+		b = b[:len(b)-1]
+	}
+	return b
+}
+
+// sourceFunc appends the key a request counts under to dst. Traefik's
+// extractors never fail: an absent header is the empty key, which all
+// such requests share.
+type sourceFunc func(dst []byte, ctx *fasthttp.RequestCtx, r *Request) []byte
+
+// build is Traefik's GetSourceExtractor.
+func (c *SourceCriterion) build() (sourceFunc, error) {
+	if c != nil {
+		switch {
+		case c.IPStrategy != nil && c.RequestHeaderName != "":
+			return nil, errors.New("iPStrategy and RequestHeaderName are mutually exclusive")
+		case c.IPStrategy != nil && c.RequestHost:
+			return nil, errors.New("iPStrategy and RequestHost are mutually exclusive")
+		case c.RequestHeaderName != "" && c.RequestHost:
+			return nil, errors.New("requestHost and RequestHeaderName are mutually exclusive")
+		}
+	}
+	switch {
+	case c != nil && c.RequestHeaderName != "":
+		name := c.RequestHeaderName
+		return func(dst []byte, ctx *fasthttp.RequestCtx, _ *Request) []byte {
+			return append(dst, ctx.Request.Header.Peek(name)...)
+		}, nil
+	case c != nil && c.RequestHost:
+		// req.Host: the Host header as sent (with its port), or the
+		// authority of an absolute-form target.
+		return func(dst []byte, ctx *fasthttp.RequestCtx, _ *Request) []byte {
+			return append(dst, ctx.Request.Header.Host()...)
+		}, nil
+	}
+	var s *IPStrategy
+	if c != nil {
+		s = c.IPStrategy
+	}
+	st, err := s.build()
+	if err != nil {
+		return nil, err
+	}
+	return func(dst []byte, ctx *fasthttp.RequestCtx, r *Request) []byte {
+		return st.appendIP(dst, ctx, r)
+	}, nil
+}
+
+// ipChecker is Traefik's ip.Checker: single addresses and CIDR ranges.
+type ipChecker struct {
+	addrs    []netip.Addr
+	prefixes []netip.Prefix
+}
+
+// newIPChecker is ip.NewChecker.
+func newIPChecker(list []string) (*ipChecker, error) {
+	if len(list) == 0 {
+		return nil, errors.New("no trusted IPs provided")
+	}
+	c := &ipChecker{}
+	for _, s := range list {
+		if a, err := netip.ParseAddr(s); err == nil && a.Zone() == "" {
+			c.addrs = append(c.addrs, a.Unmap())
+			continue
+		}
+		p, err := netip.ParsePrefix(s)
+		if err != nil {
+			return nil, fmt.Errorf("parsing CIDR trusted IPs %s: %w", s, err)
+		}
+		p = p.Masked()
+		if p.Addr().Is4In6() && p.Bits() >= 96 {
+			p = netip.PrefixFrom(p.Addr().Unmap(), p.Bits()-96)
+		}
+		c.prefixes = append(c.prefixes, p)
+	}
+	return c, nil
+}
+
+// contains is Checker.Contains: whether the address (text) is listed;
+// an empty or unparsable address is an error.
+func (c *ipChecker) contains(addr []byte) (bool, error) {
+	if len(addr) == 0 {
+		return false, errors.New("empty IP address")
+	}
+	a, err := netip.ParseAddr(string(addr))
+	if err != nil {
+		return false, fmt.Errorf("unable to parse address: %s: can't parse IP from address %s", addr, addr)
+	}
+	return c.containsAddr(a), nil
+}
+
+func (c *ipChecker) containsAddr(a netip.Addr) bool {
+	a = a.WithZone("").Unmap()
+	for _, x := range c.addrs {
+		if x == a {
+			return true
+		}
+	}
+	for _, p := range c.prefixes {
+		if p.Contains(a) {
+			return true
+		}
+	}
+	return false
+}
+
+// authorized is Checker.IsAuthorized: addr may carry a port.
+func (c *ipChecker) authorized(addr []byte) error {
+	host := addr
+	if h, _, ok := splitHostPortBytes(addr); ok {
+		host = h
+	}
+	in, err := c.contains(host)
+	if err != nil {
+		return err
+	}
+	if !in {
+		return fmt.Errorf("%q matched none of the trusted IPs", addr)
+	}
+	return nil
+}
+
+// splitHostPortBytes is net.SplitHostPort's success case for "h:p" and
+// "[h]:p".
+func splitHostPortBytes(b []byte) (host, port []byte, ok bool) {
+	i := strings.LastIndexByte(string(b), ':')
+	if i < 0 {
+		return nil, nil, false
+	}
+	host, port = b[:i], b[i+1:]
+	if len(host) > 0 && host[0] == '[' {
+		if host[len(host)-1] != ']' {
+			return nil, nil, false
+		}
+		return host[1 : len(host)-1], port, true
+	}
+	if strings.IndexByte(string(host), ':') >= 0 {
+		return nil, nil, false // too many colons: an IPv6 address without brackets
+	}
+	return host, port, true
+}
