@@ -154,6 +154,12 @@ func (t *translator) tlsOption(o *crd.TLSOption) (*spec.TLSOptions, error) {
 	for _, c := range append(tls.CipherSuites(), tls.InsecureCipherSuites()...) {
 		suites[c.Name] = c.ID
 	}
+	// Names Traefik accepts beyond Go's (its pkg/tls/cipher.go): the
+	// legacy ChaCha20 names and the fallback signalling value, which a
+	// server never selects.
+	suites["TLS_ECDHE_RSA_WITH_CHACHA20_POLY1305"] = tls.TLS_ECDHE_RSA_WITH_CHACHA20_POLY1305
+	suites["TLS_ECDHE_ECDSA_WITH_CHACHA20_POLY1305"] = tls.TLS_ECDHE_ECDSA_WITH_CHACHA20_POLY1305
+	suites["TLS_FALLBACK_SCSV"] = tls.TLS_FALLBACK_SCSV
 	for _, name := range s.CipherSuites {
 		id, ok := suites[name]
 		if !ok {

@@ -10,6 +10,7 @@ import (
 	"encoding/base64"
 	"encoding/pem"
 	"math/big"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -143,5 +144,21 @@ spec:
 		if !found {
 			t.Errorf("%q: the other route was dropped too", tc.want)
 		}
+	}
+}
+
+// Traefik's cipher suite names beyond Go's: the legacy ChaCha20 aliases
+// and TLS_FALLBACK_SCSV are accepted (real manifests use them).
+func TestTLSOptionCipherAliases(t *testing.T) {
+	doc := "---\napiVersion: traefik.io/v1alpha1\nkind: TLSOption\nmetadata: {name: legacy, namespace: default}\n" +
+		"spec: {cipherSuites: [TLS_ECDHE_RSA_WITH_CHACHA20_POLY1305, TLS_ECDHE_ECDSA_WITH_CHACHA20_POLY1305, TLS_FALLBACK_SCSV, TLS_ECDHE_RSA_WITH_AES_128_GCM_SHA256]}\n"
+	snap := Snapshot(decode(t, doc), Options{})
+	if len(snap.Problems) > 0 {
+		t.Fatalf("problems: %v", snap.Problems)
+	}
+	o := snap.TLS.Options["default-legacy@kubernetescrd"]
+	want := []uint16{tls.TLS_ECDHE_RSA_WITH_CHACHA20_POLY1305_SHA256, tls.TLS_ECDHE_ECDSA_WITH_CHACHA20_POLY1305_SHA256, tls.TLS_FALLBACK_SCSV, tls.TLS_ECDHE_RSA_WITH_AES_128_GCM_SHA256}
+	if o == nil || !slices.Equal(o.CipherSuites, want) {
+		t.Fatalf("options: %+v", o)
 	}
 }
