@@ -1,6 +1,7 @@
 package engine
 
 import (
+	"bufio"
 	"bytes"
 	"context"
 	"fmt"
@@ -476,5 +477,78 @@ func TestResponseConnectionListedHeaders(t *testing.T) {
 	}
 	if string(body) != `ct=""` {
 		t.Errorf("upstream saw %s", body)
+	}
+}
+
+// fixedBackend answers every connection with resp and closes it.
+func fixedBackend(t *testing.T, resp string) string {
+	t.Helper()
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { ln.Close() })
+	go func() {
+		for {
+			c, err := ln.Accept()
+			if err != nil {
+				return
+			}
+			go func() {
+				defer c.Close()
+				buf := make([]byte, 4096)
+				c.Read(buf) // the request (small, one read)
+				io.WriteString(c, resp)
+			}()
+		}
+	}()
+	return "http://" + ln.Addr().String()
+}
+
+// The status line is edgeroute's own whatever the upstream's: HTTP/1.1
+// (HTTP/1.0 to a 1.0 client) and the standard reason phrase, as Traefik
+// (Go's server) answers. An HTTP/1.0 answer without Content-Length is
+// read to its close and relayed chunked to an HTTP/1.1 client.
+func TestOwnStatusLine(t *testing.T) {
+	snap := lbSnap([]spec.Router{
+		{Name: "len", Rule: "Host(`len.test`)", Service: "len"},
+		{Name: "close", Rule: "Host(`close.test`)", Service: "close"},
+		{Name: "odd", Rule: "Host(`odd.test`)", Service: "odd"},
+	}, map[string]string{
+		"len":   fixedBackend(t, "HTTP/1.0 200 Fine\r\nContent-Length: 2\r\n\r\nok"),
+		"close": fixedBackend(t, "HTTP/1.0 200 OK\r\nX-A: 1\r\n\r\nuntil close"),
+		"odd":   fixedBackend(t, "HTTP/1.1 299 Whatever\r\nContent-Length: 0\r\n\r\n"),
+	})
+	s, _ := startServer(t, snap)
+	for _, c := range []struct{ host, proto, wantLine, wantBody string }{
+		{"len.test", "HTTP/1.1", "HTTP/1.1 200 OK", "ok"},
+		{"len.test", "HTTP/1.0", "HTTP/1.0 200 OK", "ok"},
+		{"close.test", "HTTP/1.1", "HTTP/1.1 200 OK", "until close"},
+		{"close.test", "HTTP/1.0", "HTTP/1.0 200 OK", "until close"},
+		{"odd.test", "HTTP/1.1", "HTTP/1.1 299 status code 299", ""},
+	} {
+		conn, err := net.Dial("tcp", s.Addr("web"))
+		if err != nil {
+			t.Fatal(err)
+		}
+		fmt.Fprintf(conn, "GET / %s\r\nHost: %s\r\n\r\n", c.proto, c.host)
+		br := bufio.NewReader(conn)
+		line, _ := br.ReadString('\n')
+		if strings.TrimRight(line, "\r\n") != c.wantLine {
+			t.Errorf("%s %s: status line %q, want %q", c.host, c.proto, line, c.wantLine)
+		}
+		conn.SetReadDeadline(time.Now().Add(5 * time.Second))
+		resp, err := http.ReadResponse(bufio.NewReader(io.MultiReader(strings.NewReader(line), br)), nil)
+		if err != nil {
+			t.Fatalf("%s %s: %v", c.host, c.proto, err)
+		}
+		body, err := io.ReadAll(resp.Body)
+		if err != nil || string(body) != c.wantBody {
+			t.Errorf("%s %s: body %q %v, want %q", c.host, c.proto, body, err, c.wantBody)
+		}
+		if c.host == "close.test" && c.proto == "HTTP/1.1" && (len(resp.TransferEncoding) == 0 || resp.TransferEncoding[0] != "chunked") {
+			t.Errorf("close.test: transfer encoding %v, want chunked", resp.TransferEncoding)
+		}
+		conn.Close()
 	}
 }

@@ -6,8 +6,10 @@ import (
 	"bytes"
 	"crypto/tls"
 	"errors"
+	"io"
 	"net"
 	"net/netip"
+	"strconv"
 	"strings"
 	"sync"
 	"unsafe"
@@ -81,11 +83,71 @@ func (s *Server) handler(ep *listener) fasthttp.RequestHandler {
 		rt := s.rt.Load() // one consistent configuration per request
 		st := statePool.Get().(*reqState)
 		s.serve(ctx, rt, ep, st)
+		ownStatusLine(ctx)
 		st.creq.Header = nil
 		st.hint.Reset()
 		statePool.Put(st)
 	}
 }
+
+// ownStatusLine makes the status line edgeroute's own, as Go's server
+// writes it for Traefik, whatever an upstream's said (RFC 9110 §6.2: a
+// proxy sends its own version): HTTP/1.1, or HTTP/1.0 to an HTTP/1.0
+// client, and the standard reason phrase ("status code N" for a code
+// without one).
+func ownStatusLine(ctx *fasthttp.RequestCtx) {
+	h := &ctx.Response.Header
+	if ctx.Request.Header.IsHTTP11() {
+		h.SetProtocol(nil)
+	} else {
+		h.SetProtocol(http10)
+	}
+	h.SetStatusMessage(nil)
+	if code := h.StatusCode(); fasthttp.StatusMessage(code) == unknownStatus {
+		h.SetStatusMessage([]byte("status code " + strconv.Itoa(code)))
+	}
+	if !ctx.Request.Header.IsHTTP11() && ctx.Response.IsBodyStream() && h.ContentLength() < 0 &&
+		h2StreamOf(ctx) == nil && !ctx.Request.Header.IsHead() {
+		untilClose(ctx)
+	}
+}
+
+// untilClose sends a body of unknown length to an HTTP/1.0 client, which
+// cannot read chunked encoding, as Go's server does: no framing, the
+// connection closed at its end. fasthttp would chunk it, so the
+// connection is taken over once the handler returns.
+func untilClose(ctx *fasthttp.RequestCtx) {
+	resp := &ctx.Response
+	body, err := middleware.TakeResponseBodyStream(resp)
+	if err != nil || body == nil {
+		return // fasthttp's framing then, rather than no answer
+	}
+	h := &resp.Header
+	h.SetContentLength(-2) // identity: neither Content-Length nor chunked
+	h.SetConnectionClose()
+	head := h.AppendBytes(nil)
+	ctx.HijackSetNoResponse(true)
+	ctx.Hijack(func(c net.Conn) {
+		defer closeStream(body)
+		if _, err := c.Write(head); err == nil {
+			io.Copy(c, body)
+		}
+	})
+}
+
+// closeStream closes a body stream as fasthttp would.
+func closeStream(r io.Reader) {
+	if c, ok := r.(fasthttp.ReadCloserWithError); ok {
+		c.CloseWithError(nil)
+	} else if c, ok := r.(io.Closer); ok {
+		c.Close()
+	}
+}
+
+var (
+	http10        = []byte("HTTP/1.0")
+	unknownStatus = fasthttp.StatusMessage(999)
+)
 
 func (s *Server) serve(ctx *fasthttp.RequestCtx, rt *Runtime, ep *listener, st *reqState) {
 	d := decide(ctx, rt, ep, s.draining.Load(), st)

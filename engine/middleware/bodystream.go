@@ -37,6 +37,15 @@ func takeBodyStream(resp *fasthttp.Response) io.Reader {
 	return r
 }
 
+// TakeResponseBodyStream is takeBodyStream for the engine, which writes
+// an HTTP/1.0 client's body of unknown length itself (until close).
+func TakeResponseBodyStream(resp *fasthttp.Response) (io.Reader, error) {
+	if errBodyStreamField != nil {
+		return nil, errBodyStreamField
+	}
+	return takeBodyStream(resp), nil
+}
+
 // takeRequestBodyStream is takeBodyStream for a request: grpcWeb wraps
 // the client's body (an HTTP/2 body is an io.Closer that
 // Request.SetBodyStream would close).
