@@ -552,3 +552,39 @@ func TestOwnStatusLine(t *testing.T) {
 		conn.Close()
 	}
 }
+
+// Refusals of the parser reach the client: a 2 MiB header block gets
+// 431 with Go's body, read whole while the client is still sending (the
+// proxy shuts its write side and drains instead of resetting), and a
+// malformed request gets 400.
+func TestRefusalsAreReadable(t *testing.T) {
+	snap := lbSnap([]spec.Router{{Name: "a", Rule: "PathPrefix(`/`)", Service: "a"}}, map[string]string{"a": backend(t, "a")})
+	s, _ := startServer(t, snap)
+	for _, c := range []struct {
+		req  string
+		want string
+	}{
+		{"GET / HTTP/1.1\r\nHost: a.test\r\nX-Big: " + strings.Repeat("a", 2<<20) + "\r\n\r\n", "431 Request Header Fields Too Large"},
+		{"GET / HTTP/1.1\r\nHost: a.test\r\nBad Header\r\n\r\n", "400 Bad Request"},
+	} {
+		conn, err := net.Dial("tcp", s.Addr("web"))
+		if err != nil {
+			t.Fatal(err)
+		}
+		sent := make(chan error, 1)
+		go func() { _, err := io.WriteString(conn, c.req); sent <- err }()
+		conn.SetReadDeadline(time.Now().Add(10 * time.Second))
+		got, err := io.ReadAll(conn)
+		if err != nil {
+			t.Errorf("%.20q: reading the refusal: %v (read %q)", c.req, err, got)
+		}
+		want := "HTTP/1.1 " + c.want + "\r\nContent-Type: text/plain; charset=utf-8\r\nConnection: close\r\n\r\n" + c.want
+		if string(got) != want {
+			t.Errorf("%.20q: got %q, want %q", c.req, got, want)
+		}
+		if err := <-sent; err != nil {
+			t.Errorf("%.20q: the proxy reset the connection while the client sent: %v", c.req, err)
+		}
+		conn.Close()
+	}
+}

@@ -9,11 +9,13 @@ import (
 	"errors"
 	"fmt"
 	"github.com/edgeroute/edgeroute/tlsmux"
+	"io"
 	"log/slog"
 	"net"
 	"net/http"
 	"net/netip"
 	"os"
+	"strconv"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -148,6 +150,7 @@ func (s *Server) Listen() error {
 			TCPKeepalivePeriod:            30 * time.Second,
 			CloseOnShutdown:               true,
 			Logger:                        fasthttpLogger{s.log},
+			ErrorHandler:                  refuse,
 		}
 		l.h2srv = newH2Server(ep, l.srv.Handler, slog.NewLogLogger(s.log.Handler(), slog.LevelDebug))
 		s.listeners = append(s.listeners, l)
@@ -266,4 +269,52 @@ type fasthttpLogger struct{ l *slog.Logger }
 
 func (f fasthttpLogger) Printf(format string, args ...any) {
 	f.l.Debug(fmt.Sprintf(format, args...))
+}
+
+// Refusals of the HTTP/1 parser, as Go's server writes them for Traefik:
+// the status text as the body, until close.
+const (
+	refusedHeaders = "\r\nContent-Type: text/plain; charset=utf-8\r\nConnection: close\r\n\r\n"
+	// lingerTime and lingerBytes bound the reading of what a refused
+	// client still sends, so that closing does not reset the connection
+	// before the client read the refusal.
+	lingerTime  = 500 * time.Millisecond
+	lingerBytes = 4 << 20
+)
+
+// refuse answers a request the parser refused (431 for a header block
+// larger than the read buffer, 400 otherwise) and closes gracefully: the
+// answer, then the write side shut (FIN, or TLS close_notify), then what
+// the client still sends read and dropped for a bounded time. Closing
+// with unread input would make the kernel answer with a reset, which can
+// destroy the refusal before the client reads it (a client still sending
+// a 2 MiB header). A timeout keeps fasthttp's 408.
+func refuse(ctx *fasthttp.RequestCtx, err error) {
+	text := "400 Bad Request"
+	var small *fasthttp.ErrSmallBuffer
+	var ne net.Error
+	switch {
+	case errors.As(err, &small):
+		text = "431 Request Header Fields Too Large"
+	case errors.As(err, &ne) && ne.Timeout():
+		ctx.Error("Request timeout", fasthttp.StatusRequestTimeout)
+		return
+	}
+	status, _ := strconv.Atoi(text[:3])
+	ctx.Response.SetStatusCode(status)
+	ctx.Response.Header.SetContentType("text/plain; charset=utf-8")
+	ctx.Response.SetBodyString(text)
+	c := ctx.Conn()
+	cw, ok := c.(interface{ CloseWrite() error })
+	if !ok {
+		return // fasthttp writes the answer and closes
+	}
+	if _, err := io.WriteString(c, "HTTP/1.1 "+text+refusedHeaders+text); err != nil {
+		return
+	}
+	// fasthttp's own copy of the answer then fails on the shut write
+	// side, and is dropped.
+	if cw.CloseWrite() == nil && c.SetReadDeadline(time.Now().Add(lingerTime)) == nil {
+		io.CopyN(io.Discard, c, lingerBytes)
+	}
 }
