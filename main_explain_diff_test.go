@@ -274,13 +274,21 @@ func explainCorpus() []explainCase {
 		"GET /a%zz HTTP/1.1\r\nHost: x.test\r\n\r\n",
 		"GET /nohost HTTP/1.0\r\n\r\n",
 		"GET / HTTP/1.1\r\nHost: a test\r\n\r\n",
-		"GET / HTTP/1.1\r\nHost: ::1\r\n\r\n",
-		"GET / HTTP/1.1\r\nHost: example.com:abc\r\n\r\n",
-		"GET / HTTP/1.1\r\nHost: [example.com]\r\n\r\n",
 		"GET / HTTP/1.1\r\nHost: a.test\"\r\n\r\n",
 		"GET / HTTP/1.0\r\nHost: \r\n\r\n",
 	} {
 		add("G-refused", strings.SplitN(r, "\r\n", 2)[0], r)
+	}
+	// K: Host values net/http accepts and fasthttp's URI parser does not:
+	// routed (issue 18).
+	for _, r := range []string{
+		"GET / HTTP/1.1\r\nHost: ::1\r\n\r\n",
+		"GET / HTTP/1.1\r\nHost: example.com:abc\r\n\r\n",
+		"GET / HTTP/1.1\r\nHost: [example.com]\r\n\r\n",
+		"GET / HTTP/1.1\r\nHost: a%zz\r\n\r\n",
+		"POST / HTTP/1.1\r\nHost: ::1\r\nContent-Length: 2\r\n\r\nab",
+	} {
+		add("K-go-hosts", strings.SplitN(r, "\r\n", 3)[1], r)
 	}
 	// I: the ping handler.
 	addAll("I-ping", "/ping", "GET", "/ping", "Host: x.test")

@@ -588,3 +588,37 @@ func TestRefusalsAreReadable(t *testing.T) {
 		conn.Close()
 	}
 }
+
+// Host values net/http accepts and fasthttp's URI parser refuses are
+// routed as Traefik routes them (a request without a body); a missing
+// Host on HTTP/1.1 is Go's 400.
+func TestHostValuesGoAccepts(t *testing.T) {
+	snap := lbSnap([]spec.Router{
+		{Name: "v6", Rule: "Host(`::1`)", Service: "v6"},
+		{Name: "ex", Rule: "Host(`example.com`)", Service: "ex"},
+		{Name: "all", Rule: "PathPrefix(`/`)", Service: "all", Priority: 1},
+	}, map[string]string{"v6": backend(t, "v6"), "ex": backend(t, "ex"), "all": backend(t, "all")})
+	s, _ := startServer(t, snap)
+	for _, c := range []struct{ head, want string }{
+		{"Host: ::1", "HTTP/1.1 200 OK|v6 GET / host=::1"},
+		{"Host: example.com:abc", "HTTP/1.1 200 OK|ex GET / host=example.com:abc"},
+		{"Host: [example.com]", "HTTP/1.1 200 OK|all GET / host=[example.com]"},
+		{"Host: a%zz", "HTTP/1.1 200 OK|all GET / host=a%zz"},
+		{"X-No-Host: 1", "HTTP/1.1 400 Bad Request|400 Bad Request: missing required Host header"},
+	} {
+		conn, err := net.Dial("tcp", s.Addr("web"))
+		if err != nil {
+			t.Fatal(err)
+		}
+		fmt.Fprintf(conn, "GET / HTTP/1.1\r\n%s\r\n\r\n", c.head)
+		conn.SetReadDeadline(time.Now().Add(5 * time.Second))
+		got, _ := io.ReadAll(conn)
+		conn.Close()
+		line, rest, _ := strings.Cut(string(got), "\r\n")
+		_, body, _ := strings.Cut(rest, "\r\n\r\n")
+		wantLine, wantBody, _ := strings.Cut(c.want, "|")
+		if line != wantLine || !strings.HasPrefix(body, wantBody) {
+			t.Errorf("%s: %q / %q, want %q / %q", c.head, line, body, wantLine, wantBody)
+		}
+	}
+}

@@ -75,7 +75,7 @@ func Explain(static *Static, rt *Runtime, entryPoint string, raw []byte, c Conn)
 	// The server parses the target and Host as a URI before any
 	// handler runs, and answers 400 when it cannot.
 	var u fasthttp.URI
-	if err := u.Parse(ctx.Request.Header.Host(), ctx.Request.Header.RequestURI()); err != nil {
+	if err := u.Parse(ctx.Request.Header.Host(), ctx.Request.Header.RequestURI()); err != nil && !routesDespite(&ctx.Request.Header, err) {
 		return &Explanation{EntryPoint: entryPoint, Status: fasthttp.StatusBadRequest,
 			Reason: "fasthttp cannot parse the request target and Host: " + err.Error()}, nil
 	}

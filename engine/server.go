@@ -16,6 +16,7 @@ import (
 	"net/netip"
 	"os"
 	"strconv"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -150,7 +151,7 @@ func (s *Server) Listen() error {
 			TCPKeepalivePeriod:            30 * time.Second,
 			CloseOnShutdown:               true,
 			Logger:                        fasthttpLogger{s.log},
-			ErrorHandler:                  refuse,
+			ErrorHandler:                  s.refuser(l),
 		}
 		l.h2srv = newH2Server(ep, l.srv.Handler, slog.NewLogLogger(s.log.Handler(), slog.LevelDebug))
 		s.listeners = append(s.listeners, l)
@@ -289,6 +290,40 @@ const (
 // with unread input would make the kernel answer with a reset, which can
 // destroy the refusal before the client reads it (a client still sending
 // a 2 MiB header). A timeout keeps fasthttp's 408.
+// refuser is the entry point's ErrorHandler: Host values net/http
+// accepts but fasthttp's URI parser does not ("::1", "a.test:abc",
+// "[a.test]", "a%zz") are routed as Traefik routes them, when the
+// request has no body (fasthttp reads none after this error; the
+// connection closes after the answer); everything else is refused.
+func (s *Server) refuser(l *listener) func(*fasthttp.RequestCtx, error) {
+	return func(ctx *fasthttp.RequestCtx, err error) {
+		if routesDespite(&ctx.Request.Header, err) {
+			l.srv.Handler(ctx)
+			return
+		}
+		refuse(ctx, err)
+	}
+}
+
+// routesDespite tells whether a request whose URI fasthttp could not
+// parse is routed all the same (serve and explain): its Host is one
+// net/http accepts, and it has no body.
+func routesDespite(h *fasthttp.RequestHeader, err error) bool {
+	return hostParseError(err) && validHostHeader(h.Host()) && h.ContentLength() <= 0 && h.ContentLength() != -1
+}
+
+// hostParseError tells the errors of fasthttp's URI parsing of the Host
+// (the request line and headers were read whole).
+func hostParseError(err error) bool {
+	var esc fasthttp.EscapeError
+	var ih fasthttp.InvalidHostError
+	if errors.As(err, &esc) || errors.As(err, &ih) {
+		return true
+	}
+	msg := err.Error()
+	return strings.HasPrefix(msg, "invalid host ") || strings.HasPrefix(msg, "invalid port ") || msg == "invalid ipv6 address"
+}
+
 func refuse(ctx *fasthttp.RequestCtx, err error) {
 	text := "400 Bad Request"
 	var small *fasthttp.ErrSmallBuffer
@@ -300,16 +335,20 @@ func refuse(ctx *fasthttp.RequestCtx, err error) {
 		ctx.Error("Request timeout", fasthttp.StatusRequestTimeout)
 		return
 	}
+	body := text
+	if strings.Contains(err.Error(), "missing required host header") {
+		body += ": missing required Host header" // Go's badRequestError detail
+	}
 	status, _ := strconv.Atoi(text[:3])
 	ctx.Response.SetStatusCode(status)
 	ctx.Response.Header.SetContentType("text/plain; charset=utf-8")
-	ctx.Response.SetBodyString(text)
+	ctx.Response.SetBodyString(body)
 	c := ctx.Conn()
 	cw, ok := c.(interface{ CloseWrite() error })
 	if !ok {
 		return // fasthttp writes the answer and closes
 	}
-	if _, err := io.WriteString(c, "HTTP/1.1 "+text+refusedHeaders+text); err != nil {
+	if _, err := io.WriteString(c, "HTTP/1.1 "+text+refusedHeaders+body); err != nil {
 		return
 	}
 	// fasthttp's own copy of the answer then fails on the shut write
