@@ -12,8 +12,17 @@ import (
 // balancing, header rewriting and forwarding a request to an upstream over a
 // pooled connection allocate nothing in steady state.
 func TestServeAllocs(t *testing.T) {
+	t.Run("plain", func(t *testing.T) { testServeAllocs(t) })
+	// Metrics recorded for the entry point, the router and the service
+	// add nothing.
+	t.Run("metrics", func(t *testing.T) {
+		testServeAllocs(t, "--entryPoints.traefik.address=127.0.0.1:0", "--metrics.prometheus", "--metrics.prometheus.addRoutersLabels")
+	})
+}
+
+func testServeAllocs(t *testing.T, args ...string) {
 	for _, stream := range []bool{false, true} {
-		h, _ := inmemoryEngine(t, stream)
+		h, _ := inmemoryEngine(t, stream, args...)
 		req := benchRequest()
 		var ctx fasthttp.RequestCtx
 		run := func() {

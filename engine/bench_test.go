@@ -15,13 +15,16 @@ import (
 // inmemoryEngine is a Server routing to a stub upstream over in-memory
 // connections, and its handler for entry point web, for the allocation
 // guard and the benchmarks.
-func inmemoryEngine(tb testing.TB, stream bool) (fasthttp.RequestHandler, func(string) (net.Conn, error)) {
+func inmemoryEngine(tb testing.TB, stream bool, args ...string) (fasthttp.RequestHandler, func(string) (net.Conn, error)) {
 	tb.Helper()
 	upLn := fasthttputil.NewInmemoryListener()
 	tb.Cleanup(func() { upLn.Close() })
 	go fasthttp.Serve(upLn, func(ctx *fasthttp.RequestCtx) { ctx.SetBodyString("ok") })
 	dial := func(string) (net.Conn, error) { return upLn.Dial() }
-	static, _ := ParseStatic([]string{"--entryPoints.web.address=127.0.0.1:0"})
+	static, err := ParseStatic(append([]string{"--entryPoints.web.address=127.0.0.1:0"}, args...))
+	if err != nil {
+		tb.Fatal(err)
+	}
 	s := NewServer(static, slog.New(slog.NewTextHandler(io.Discard, nil)))
 	if p := s.Apply(&spec.Snapshot{
 		Routers: []spec.Router{
@@ -36,7 +39,11 @@ func inmemoryEngine(tb testing.TB, stream bool) (fasthttp.RequestHandler, func(s
 	up, _ := s.ups.get("http://upstream:80")
 	up.hc.Dial = dial
 	up.hc.StreamResponseBody = stream
-	return s.handler(&listener{name: "web", cfg: static.EntryPoints["web"]}), dial
+	l := &listener{name: "web", cfg: static.EntryPoints["web"]}
+	if s.metrics != nil {
+		l.mEP = s.metrics.EntryPoint("web")
+	}
+	return s.handler(l), dial
 }
 
 // benchRequest is the request the guard and the benchmarks send.
@@ -68,13 +75,21 @@ func BenchmarkServe(b *testing.B) {
 			}
 		}
 	})
-	for _, stream := range []bool{false, true} {
+	metricsOn := []string{"--entryPoints.traefik.address=127.0.0.1:0", "--metrics.prometheus"}
+	for _, c := range []struct {
+		stream bool
+		args   []string
+	}{{false, nil}, {true, nil}, {true, metricsOn}} {
+		stream := c.stream
 		name := "engine/buffered"
 		if stream {
 			name = "engine/streamed"
 		}
+		if c.args != nil {
+			name += "+metrics"
+		}
 		b.Run(name, func(b *testing.B) {
-			h, _ := inmemoryEngine(b, stream)
+			h, _ := inmemoryEngine(b, stream, c.args...)
 			var ctx fasthttp.RequestCtx
 			b.ReportAllocs()
 			for b.Loop() {

@@ -217,7 +217,7 @@ func h2Trailers(h http.Header, resp *fasthttp.Response) {
 // every read when f is set. When the upstream fails mid-body the stream
 // is reset: ending it normally would pass a truncated body off as
 // complete (HTTP/1.1 drops the connection without the last chunk).
-func streamBody(w http.ResponseWriter, body io.Reader, f http.Flusher) {
+func streamBody(w http.ResponseWriter, body io.Reader, f http.Flusher) (written int64) {
 	bp := copyBufs.Get().(*[]byte)
 	defer copyBufs.Put(bp)
 	buf := *bp
@@ -225,14 +225,15 @@ func streamBody(w http.ResponseWriter, body io.Reader, f http.Flusher) {
 		n, err := body.Read(buf)
 		if n > 0 {
 			if _, werr := w.Write(buf[:n]); werr != nil {
-				return
+				return written
 			}
+			written += int64(n)
 			if f != nil {
 				f.Flush()
 			}
 		}
 		if err == io.EOF {
-			return
+			return written
 		}
 		if err != nil {
 			panic(http.ErrAbortHandler)

@@ -15,6 +15,10 @@ type h2Stream struct {
 	w    http.ResponseWriter
 	r    *http.Request
 	done bool // the response was relayed
+	// status, bytes and grpcStatus are what was relayed, for metrics.
+	status     int
+	bytes      int64
+	grpcStatus []byte
 }
 
 type h2StreamKey struct{}
@@ -37,14 +41,20 @@ func (s *h2Stream) relay(resp *http.Response) {
 	}
 
 	s.w.WriteHeader(resp.StatusCode)
+	s.status = resp.StatusCode
 	// Every read is flushed at once: a gRPC message must not wait in a
 	// buffer.
 	f, _ := s.w.(http.Flusher)
-	streamBody(s.w, resp.Body, f)
+	s.bytes = streamBody(s.w, resp.Body, f)
 	// Trailers are known only now; the prefix sends undeclared ones.
 	for k, vs := range resp.Trailer {
 		hdr[http.TrailerPrefix+k] = vs
 	}
+	g := resp.Header.Get("Grpc-Status")
+	if g == "" {
+		g = resp.Trailer.Get("Grpc-Status")
+	}
+	s.grpcStatus = append(s.grpcStatus[:0], g...)
 }
 
 // isGRPC tells a gRPC request by its content type.

@@ -3,6 +3,7 @@ package engine
 import (
 	"crypto/tls"
 	"fmt"
+	"github.com/edgeroute/edgeroute/engine/metrics"
 	"net"
 	"net/http"
 	"net/url"
@@ -70,6 +71,9 @@ type routerRuntime struct {
 	// chain lists the middlewares handler runs, in order, chains
 	// expanded into their members, for explain.
 	chain []chainLink
+	// mRouter and mService are its router and service metrics (nil when
+	// off), set by Apply.
+	mRouter, mService *metrics.Family
 }
 
 // chainLink is one middleware a router runs, and the chains it came
@@ -260,6 +264,7 @@ func (s *Server) Apply(snap *spec.Snapshot) []spec.Problem {
 			problems = append(problems, spec.Problem{Ref: spec.Ref{Kind: "EntryPoint", Name: name}, Warning: true, Err: fmt.Errorf("TLS on entry point %s: %w", name, err)})
 		}
 	}
+	s.attachMetrics(rt)
 	s.rt.Store(rt)
 	s.releaseMemory()
 	s.ups.sweep(rt)

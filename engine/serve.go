@@ -3,9 +3,12 @@
 package engine
 
 import (
+	"time"
+
 	"bytes"
 	"crypto/tls"
 	"errors"
+	"github.com/edgeroute/edgeroute/engine/metrics"
 	"io"
 	"net"
 	"net/netip"
@@ -44,6 +47,12 @@ type reqState struct {
 	// (error pages) does not repeat it.
 	xffDone bool
 	xff     []byte
+	// router is the router that took the request (nil: the entry point
+	// answered), and start, proto and reqBytes what metrics record of it.
+	router   *routerRuntime
+	start    time.Time
+	proto    metrics.Protocol
+	reqBytes int64
 }
 
 var statePool = sync.Pool{New: func() any { return new(reqState) }}
@@ -82,7 +91,14 @@ func (s *Server) handler(ep *listener) fasthttp.RequestHandler {
 		}()
 		rt := s.rt.Load() // one consistent configuration per request
 		st := statePool.Get().(*reqState)
+		st.router = nil
+		if s.metrics != nil {
+			s.observeStart(ctx, st)
+		}
 		s.serve(ctx, rt, ep, st)
+		if s.metrics != nil {
+			s.observeEnd(ctx, ep, st)
+		}
 		ownStatusLine(ctx)
 		st.creq.Header = nil
 		st.hint.Reset()
@@ -152,9 +168,14 @@ var (
 func (s *Server) serve(ctx *fasthttp.RequestCtx, rt *Runtime, ep *listener, st *reqState) {
 	d := decide(ctx, rt, ep, s.draining.Load(), st)
 	if d.router == nil {
+		if d.reason == reasonMetrics {
+			s.serveMetrics(ctx)
+			return
+		}
 		d.answer(ctx)
 		return
 	}
+	st.router = d.router
 	st.hint.Reset()
 	st.hint.Cookie = ctx.Request.Header.Peek("Cookie")
 	if ip := st.creq.ClientIP; ip.IsValid() {
@@ -181,6 +202,7 @@ type decision struct {
 const (
 	reasonPing        = "the ping handler answers on this entry point (--ping)"
 	reasonPingDrain   = "the ping handler answers 503 while the proxy shuts down"
+	reasonMetrics     = "the Prometheus handler answers on this entry point (--metrics.prometheus)"
 	reasonBadRequest  = "the request target or Host cannot be routed (see below)"
 	reasonNoRouters   = "no routers on this entry point for this kind of connection"
 	reasonMisdirected = "the Host's routers ask for other TLS options than the connection's server name got (421, Traefik's domain-fronting check)"
@@ -201,6 +223,9 @@ func decide(ctx *fasthttp.RequestCtx, rt *Runtime, ep *listener, draining bool, 
 			return decision{status: fasthttp.StatusServiceUnavailable, reason: reasonPingDrain}
 		}
 		return decision{status: fasthttp.StatusOK, reason: reasonPing}
+	}
+	if ep.metrics && string(ctx.Request.Header.RequestURI()) == "/metrics" {
+		return decision{status: fasthttp.StatusOK, reason: reasonMetrics}
 	}
 	if h := &ctx.Request.Header; string(h.RequestURI()) == "*" && string(h.Method()) == fasthttp.MethodOptions {
 		return decision{status: fasthttp.StatusOK, reason: reasonOptionsStar}

@@ -8,6 +8,7 @@ import (
 	"crypto/tls"
 	"errors"
 	"fmt"
+	"github.com/edgeroute/edgeroute/engine/metrics"
 	"github.com/edgeroute/edgeroute/tlsmux"
 	"io"
 	"log/slog"
@@ -48,8 +49,10 @@ type Server struct {
 	ups         *upstreams
 	elog        *errorLog
 	reg         *lb.Registry
-	health      *healthChecks
-	stop        context.CancelFunc // stops background work (health checks)
+	// metrics is the Prometheus registry; nil when metrics are off.
+	metrics *metrics.Registry
+	health  *healthChecks
+	stop    context.CancelFunc // stops background work (health checks)
 	// draining is set when shutdown begins (ping then answers 503).
 	draining atomic.Bool
 
@@ -64,6 +67,9 @@ type Server struct {
 
 type listener struct {
 	ping    bool // serves /ping
+	metrics bool // serves /metrics
+	// mEP is the entry point's request metrics; nil when metrics are off.
+	mEP     *metrics.Family
 	name    string
 	cfg     *EntryPoint
 	trusted []netip.Prefix
@@ -82,6 +88,10 @@ func NewServer(static *Static, log *slog.Logger) *Server {
 	s := &Server{static: static, log: log.With("component", "engine"), reg: lb.NewRegistry(),
 		stores: map[string]*tlsmux.Store{}}
 	s.elog = newErrorLog(s.log)
+	if m := static.Metrics; m != nil {
+		s.metrics = metrics.NewRegistry(metrics.Options{EntryPoints: m.AddEntryPointsLabels,
+			Routers: m.AddRoutersLabels, Services: m.AddServicesLabels, Buckets: m.Buckets})
+	}
 	upTLS, err := static.ServersTransport.UpstreamTLS()
 	if err != nil {
 		s.storeErr = err
@@ -114,6 +124,9 @@ func (s *Server) Listen() error {
 		l, err := newListener(s.static, name)
 		if err != nil {
 			return err
+		}
+		if s.metrics != nil {
+			l.mEP = s.metrics.EntryPoint(name)
 		}
 		ln, err := net.Listen("tcp", trimTCP(ep.Address))
 		if err != nil {
@@ -154,6 +167,10 @@ func (s *Server) Listen() error {
 			ErrorHandler:                  s.refuser(l),
 		}
 		l.h2srv = newH2Server(ep, l.srv.Handler, slog.NewLogLogger(s.log.Handler(), slog.LevelDebug))
+		if s.metrics != nil {
+			srv := l.srv
+			s.metrics.OpenConnections(name, func() int { return int(srv.GetOpenConnectionsCount()) })
+		}
 		s.listeners = append(s.listeners, l)
 	}
 	return nil
@@ -163,7 +180,8 @@ func (s *Server) Listen() error {
 // (no socket yet): what serve and Explain read.
 func newListener(static *Static, name string) (*listener, error) {
 	ep := static.EntryPoints[name]
-	l := &listener{name: name, cfg: ep, ping: static.Ping && name == "traefik"}
+	l := &listener{name: name, cfg: ep, ping: static.Ping && name == "traefik",
+		metrics: static.Metrics != nil && static.Metrics.EntryPoint == name}
 	for _, t := range ep.ForwardedHeaders.TrustedIPs {
 		p, err := parsePrefix(t)
 		if err != nil {

@@ -38,6 +38,8 @@ type Static struct {
 	IngressClass string
 	// Ping serves GET /ping on the entry point named "traefik", as Traefik.
 	Ping bool
+	// Metrics is metrics.prometheus; nil when off.
+	Metrics *Metrics
 	// AllowCrossNamespace, AllowExternalNameServices, AllowEmptyServices and
 	// NativeLBByDefault are the kubernetesCRD provider options, which apply to
 	// the manifests provider too.
@@ -52,6 +54,14 @@ type Static struct {
 	// GraceTimeout bounds the drain on SIGTERM
 	// (entryPoints.NAME.transport.lifeCycle.graceTimeOut).
 	GraceTimeout time.Duration
+}
+
+// Metrics is metrics.prometheus: Traefik's Prometheus metrics, served as
+// /metrics on EntryPoint.
+type Metrics struct {
+	EntryPoint                                                string // default "traefik"
+	AddEntryPointsLabels, AddRoutersLabels, AddServicesLabels bool
+	Buckets                                                   []float64
 }
 
 // ServersTransport is serversTransport.{rootCAs,insecureSkipVerify}.
@@ -135,6 +145,10 @@ type ForwardedHeaders struct {
 // of Traefik's Helm chart.
 var DefaultEntryPoints = map[string]string{"web": ":8000", "websecure": ":8443", "traefik": ":8080"}
 
+func newMetrics() *Metrics {
+	return &Metrics{EntryPoint: "traefik", AddEntryPointsLabels: true, AddServicesLabels: true}
+}
+
 func newEntryPoint(name string) *EntryPoint {
 	return &EntryPoint{
 		Name:         name,
@@ -204,6 +218,15 @@ func ParseStatic(args []string) (*Static, error) {
 		// As in Traefik, configuring the provider enables it. With a
 		// manifests folder, its options apply to the folder instead.
 		s.KubernetesCRD = true
+	}
+	if m := s.Metrics; m != nil && s.EntryPoints[m.EntryPoint] == nil && len(s.EntryPoints) > 0 {
+		if m.EntryPoint != "traefik" {
+			return nil, fmt.Errorf("--metrics.prometheus.entryPoint: no entry point %q", m.EntryPoint)
+		}
+		// As in Traefik, the internal entry point is made when asked for.
+		ep := newEntryPoint("traefik")
+		ep.Address = DefaultEntryPoints["traefik"]
+		s.EntryPoints["traefik"] = ep
 	}
 	if len(s.EntryPoints) == 0 {
 		for name, addr := range DefaultEntryPoints {
@@ -381,7 +404,47 @@ func (s *Static) set(key, val string) error {
 	case key == "ping":
 		return boolean(&s.Ping)
 	case key == "metrics.prometheus":
-		return fmt.Errorf("--%s: Prometheus metrics are not available yet", key)
+		var on bool
+		if err := boolean(&on); err != nil {
+			return err
+		}
+		if !on {
+			s.Metrics = nil
+		} else if s.Metrics == nil {
+			s.Metrics = newMetrics()
+		}
+		return nil
+	case strings.HasPrefix(key, "metrics.prometheus."):
+		if s.Metrics == nil {
+			s.Metrics = newMetrics() // an option enables it, as in Traefik
+		}
+		m := s.Metrics
+		switch opt := strings.TrimPrefix(key, "metrics.prometheus."); opt {
+		case "entrypoint":
+			m.EntryPoint = val
+			return nil
+		case "addentrypointslabels":
+			return boolean(&m.AddEntryPointsLabels)
+		case "addrouterslabels":
+			return boolean(&m.AddRoutersLabels)
+		case "addserviceslabels":
+			return boolean(&m.AddServicesLabels)
+		case "buckets":
+			m.Buckets = nil
+			for _, f := range splitList(val) {
+				b, err := strconv.ParseFloat(f, 64)
+				if err != nil || b <= 0 {
+					return fmt.Errorf("--%s: %q is not a positive number of seconds", key, f)
+				}
+				if n := len(m.Buckets); n > 0 && b <= m.Buckets[n-1] {
+					return fmt.Errorf("--%s: buckets must increase (%v after %v)", key, b, m.Buckets[n-1])
+				}
+				m.Buckets = append(m.Buckets, b)
+			}
+			return nil
+		case "manualrouting", "headerlabels":
+			return fmt.Errorf("--%s is not supported by edgeroute yet (routing to prometheus@internal, header labels)", key)
+		}
 	}
 	return fmt.Errorf("unknown or unsupported static configuration key --%s", key)
 }

@@ -172,7 +172,8 @@ type methodSeries struct {
 	protos [numProtocols]atomic.Pointer[codeSeries]
 }
 
-// codeSeries holds a series per status code (100-599; others share 0).
+// codeSeries holds a series per status code: HTTP's (100-599) and gRPC's
+// (0-16); others share 0.
 type codeSeries [600]atomic.Pointer[series]
 
 type series struct {
@@ -247,8 +248,8 @@ func (f *Family) Observe(method []byte, proto Protocol, code int, d time.Duratio
 		}
 		f.mu.Unlock()
 	}
-	if code < 100 || code > 599 {
-		code = 0
+	if code < 0 || code > 599 {
+		code = 0 // gRPC status codes are small; anything outside HTTP's range shares 0
 	}
 	s := cs[code].Load()
 	if s == nil {

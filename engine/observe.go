@@ -1,0 +1,262 @@
+package engine
+
+import (
+	"bytes"
+	"crypto/tls"
+	"crypto/x509"
+	"encoding/pem"
+	"io"
+	"strconv"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/valyala/fasthttp"
+
+	"github.com/edgeroute/edgeroute/engine/metrics"
+	"github.com/edgeroute/edgeroute/engine/middleware"
+)
+
+// Metrics are recorded when a request's answer is complete: at once for
+// a buffered body, when fasthttp closes a streamed one (every proxied
+// answer streams), so that durations and sizes cover the whole body, as
+// Traefik's metrics middleware measures them around its proxy.
+
+// observeStart notes what metrics need before the request is routed:
+// the start, and the protocol as Traefik tells it from the request as
+// received (before hop-by-hop headers are removed).
+func (s *Server) observeStart(ctx *fasthttp.RequestCtx, st *reqState) {
+	st.start = time.Now()
+	h := &ctx.Request.Header
+	st.proto = requestProtocol(h)
+	st.reqBytes = int64(h.ContentLength())
+	if st.reqBytes < 0 {
+		st.reqBytes = 0 // chunked: not known in advance (see README)
+	}
+}
+
+// requestProtocol is Traefik's getRequestProtocol.
+func requestProtocol(h *fasthttp.RequestHeader) metrics.Protocol {
+	switch ct := h.ContentType(); {
+	case h.ConnectionUpgrade() && containsFold(h.Peek("Upgrade"), "websocket"):
+		return metrics.WebSocket
+	case containsFold(h.Peek("Accept"), "text/event-stream"):
+		return metrics.SSE
+	case bytes.HasPrefix(ct, []byte("application/grpc-web")):
+		return metrics.GRPCWeb
+	case bytes.HasPrefix(ct, []byte("application/grpc")):
+		return metrics.GRPC
+	}
+	return metrics.HTTP
+}
+
+// containsFold tells whether b contains sub (lower case), ignoring case.
+func containsFold(b []byte, sub string) bool {
+	for i := 0; i+len(sub) <= len(b); i++ {
+		if equalFoldBytes(b[i:i+len(sub)], sub) {
+			return true
+		}
+	}
+	return false
+}
+
+// observation is what one answer records, once it is complete.
+type observation struct {
+	ep, router, service *metrics.Family
+	method              []byte
+	proto               metrics.Protocol
+	code                int
+	start               time.Time
+	reqBytes            int64
+	retries             int
+}
+
+func (o *observation) record(respBytes int64, grpcStatus []byte) {
+	code := o.code
+	if o.proto == metrics.GRPC || o.proto == metrics.GRPCWeb {
+		// Traefik reports a gRPC call's grpc-status, Unknown (2) when
+		// there is none.
+		code = 2
+		if n, err := strconv.Atoi(string(grpcStatus)); err == nil && len(grpcStatus) > 0 {
+			code = n
+		}
+	}
+	d := time.Since(o.start)
+	for _, f := range []*metrics.Family{o.ep, o.router, o.service} {
+		if f != nil {
+			f.Observe(o.method, o.proto, code, d, o.reqBytes, respBytes)
+		}
+	}
+	if o.service != nil {
+		o.service.Retried(o.retries)
+	}
+}
+
+// observeEnd records the request's metrics, or arranges for its streamed
+// body to record them when it ends.
+func (s *Server) observeEnd(ctx *fasthttp.RequestCtx, ep *listener, st *reqState) {
+	o := observation{ep: ep.mEP, method: ctx.Request.Header.Method(), proto: st.proto, start: st.start, reqBytes: st.reqBytes}
+	if rr := st.router; rr != nil {
+		o.router, o.service = rr.mRouter, rr.mService
+		o.retries = st.mw.Attempt
+	}
+	if ep.mEP != nil && st.secure {
+		if c, ok := ctx.Conn().(interface{ ConnectionState() tls.ConnectionState }); ok {
+			cs := c.ConnectionState()
+			ep.mEP.ObserveTLS(cs.Version, cs.CipherSuite)
+		}
+	}
+	resp := &ctx.Response
+	if stream := h2StreamOf(ctx); stream != nil && stream.done {
+		// Relayed straight to an HTTP/2 client, body and all.
+		o.code = stream.status
+		o.record(stream.bytes, stream.grpcStatus)
+		return
+	}
+	o.code = resp.StatusCode()
+	if !resp.IsBodyStream() {
+		n := int64(len(resp.Body()))
+		if ctx.Request.Header.IsHead() {
+			n = 0
+		}
+		o.record(n, resp.Header.Peek("Grpc-Status"))
+		return
+	}
+	src, err := middleware.TakeResponseBodyStream(resp)
+	if err != nil || src == nil {
+		o.record(0, nil)
+		return
+	}
+	b := observedPool.Get().(*observedBody)
+	b.src, b.obs, b.n, b.hdr = src, o, 0, &resp.Header
+	b.method = append(b.method[:0], o.method...) // the request may be reused before the body ends
+	b.obs.method = b.method
+	resp.SetBodyStream(b, resp.Header.ContentLength())
+}
+
+// observedBody counts a streamed answer's bytes and records its metrics
+// when fasthttp closes it (written, or abandoned).
+type observedBody struct {
+	src    io.Reader
+	obs    observation
+	n      int64
+	hdr    *fasthttp.ResponseHeader
+	method []byte
+}
+
+var observedPool = sync.Pool{New: func() any { return new(observedBody) }}
+
+func (b *observedBody) Read(p []byte) (int, error) {
+	n, err := b.src.Read(p)
+	b.n += int64(n)
+	return n, err
+}
+
+// CloseWithError is fasthttp's close of a body stream.
+func (b *observedBody) CloseWithError(err error) error {
+	grpc := b.hdr.Peek("Grpc-Status") // the header (trailers-only) or the trailer section
+	b.obs.record(b.n, grpc)
+	cerr := closeBody(b.src, err)
+	b.src, b.hdr = nil, nil
+	observedPool.Put(b)
+	return cerr
+}
+
+// closeBody closes a body stream as fasthttp does (Close and/or
+// CloseWithError).
+func closeBody(r io.Reader, err error) error {
+	var cerr error
+	if c, ok := r.(io.Closer); ok {
+		cerr = c.Close()
+	}
+	if c, ok := r.(fasthttp.ReadCloserWithError); ok {
+		if e := c.CloseWithError(err); cerr == nil {
+			cerr = e
+		}
+	}
+	return cerr
+}
+
+// serveMetrics answers /metrics with the Prometheus text format.
+func (s *Server) serveMetrics(ctx *fasthttp.RequestCtx) {
+	ctx.Response.Header.SetContentType("text/plain; version=0.0.4; charset=utf-8")
+	var buf bytes.Buffer
+	s.metrics.Write(&buf)
+	ctx.SetBody(buf.Bytes())
+}
+
+// attachMetrics gives a new runtime's routers their metric families and
+// registers its configuration-dependent gauges: each server's health
+// (traefik_service_server_up) and each certificate's expiry
+// (traefik_tls_certs_not_after).
+func (s *Server) attachMetrics(rt *Runtime) {
+	if s.metrics == nil {
+		return
+	}
+	s.metrics.Reloaded(true)
+	for _, m := range []map[string]*entryRuntime{rt.entry, rt.secure} {
+		for _, e := range m {
+			for _, rr := range e.routers {
+				if rr == nil {
+					continue
+				}
+				rr.mRouter = s.metrics.Router(rr.r.Name, rr.r.Service)
+				rr.mService = s.metrics.Service(rr.r.Service)
+			}
+		}
+	}
+	var gs []metrics.Gauge
+	reg := s.reg
+	for _, lbs := range rt.lbs {
+		for _, sv := range lbs {
+			for _, srv := range rt.snapshot.Endpoints[sv.def.LoadBalancer.EndpointsKey] {
+				key := sv.def.Name + " " + srv.URL
+				gs = append(gs, metrics.Gauge{Name: "traefik_service_server_up",
+					Labels: map[string]string{"service": sv.def.Name, "url": srv.URL},
+					Value: func() float64 {
+						if reg.State(key).Up() {
+							return 1
+						}
+						return 0
+					}})
+			}
+		}
+	}
+	gs = append(gs, certGauges(rt)...)
+	s.metrics.SetGauges(gs)
+}
+
+// certGauges are traefik_tls_certs_not_after{cn,serial,sans} of the
+// configuration's certificates: each one's expiry, Unix seconds.
+func certGauges(rt *Runtime) []metrics.Gauge {
+	t := rt.snapshot.TLS
+	if t == nil {
+		return nil
+	}
+	certs := t.Certificates
+	if t.Default != nil {
+		certs = append(certs[:len(certs):len(certs)], *t.Default)
+	}
+	var gs []metrics.Gauge
+	seen := map[string]bool{}
+	for _, c := range certs {
+		block, _ := pem.Decode(c.CertPEM)
+		if block == nil {
+			continue
+		}
+		x, err := x509.ParseCertificate(block.Bytes)
+		if err != nil {
+			continue
+		}
+		id := x.SerialNumber.String() + "/" + x.Subject.CommonName
+		if seen[id] {
+			continue
+		}
+		seen[id] = true
+		notAfter := float64(x.NotAfter.Unix())
+		gs = append(gs, metrics.Gauge{Name: "traefik_tls_certs_not_after",
+			Labels: map[string]string{"cn": x.Subject.CommonName, "serial": x.SerialNumber.String(), "sans": strings.Join(x.DNSNames, ",")},
+			Value:  func() float64 { return notAfter }})
+	}
+	return gs
+}
