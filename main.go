@@ -96,6 +96,19 @@ func runServe(args []string) int {
 	}
 
 	srv := engine.NewServer(static, log)
+	if static.AccessLog != nil {
+		// SIGUSR1 reopens the access-log file, as Traefik does for logrotate.
+		usr1 := make(chan os.Signal, 1)
+		signal.Notify(usr1, syscall.SIGUSR1)
+		defer signal.Stop(usr1)
+		go func() {
+			for range usr1 {
+				if err := srv.ReopenAccessLog(); err != nil {
+					log.Error("reopening the access log", "err", err)
+				}
+			}
+		}()
+	}
 	start := startManifests
 	if static.KubernetesCRD {
 		start = startCluster

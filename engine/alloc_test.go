@@ -18,6 +18,12 @@ func TestServeAllocs(t *testing.T) {
 	t.Run("metrics", func(t *testing.T) {
 		testServeAllocs(t, "--entryPoints.traefik.address=127.0.0.1:0", "--metrics.prometheus", "--metrics.prometheus.addRoutersLabels")
 	})
+	// So does the access log (common format): the line is formatted into
+	// pooled buffers (a small buffer, so that the unflushed test log
+	// soon drops rather than grows).
+	t.Run("accesslog", func(t *testing.T) {
+		testServeAllocs(t, "--accessLog.filePath="+t.TempDir()+"/a.log", "--accessLog.bufferingSize=8")
+	})
 }
 
 func testServeAllocs(t *testing.T, args ...string) {

@@ -1,10 +1,14 @@
 package engine
 
 import (
+	"net"
+	"net/netip"
+
 	"bytes"
 	"crypto/tls"
 	"crypto/x509"
 	"encoding/pem"
+	"github.com/edgeroute/edgeroute/engine/accesslog"
 	"io"
 	"strconv"
 	"strings"
@@ -69,6 +73,8 @@ type observation struct {
 	start               time.Time
 	reqBytes            int64
 	retries             int
+	alog                *accesslog.Logger
+	rec                 *accesslog.Record // nil unless the access log is on
 }
 
 func (o *observation) record(respBytes int64, grpcStatus []byte) {
@@ -82,6 +88,18 @@ func (o *observation) record(respBytes int64, grpcStatus []byte) {
 		}
 	}
 	d := time.Since(o.start)
+	if o.rec != nil {
+		r := o.rec
+		r.Duration, r.OriginDuration = d, d
+		r.DownstreamStatus, r.OriginStatus = o.code, o.code // HTTP's, also for gRPC
+		r.DownstreamContentSize, r.OriginContentSize = respBytes, respBytes
+		r.RetryAttempts = o.retries
+		if o.alog.Keep(o.code, o.retries, d) { // the HTTP status
+			o.alog.Log(r)
+		}
+		recordPool.Put(r)
+		o.rec = nil
+	}
 	for _, f := range []*metrics.Family{o.ep, o.router, o.service} {
 		if f != nil {
 			f.Observe(o.method, o.proto, code, d, o.reqBytes, respBytes)
@@ -105,6 +123,9 @@ func (s *Server) observeEnd(ctx *fasthttp.RequestCtx, ep *listener, st *reqState
 			cs := c.ConnectionState()
 			ep.mEP.ObserveTLS(cs.Version, cs.CipherSuite)
 		}
+	}
+	if s.alog != nil {
+		o.alog, o.rec = s.alog, s.logRecord(ctx, st)
 	}
 	resp := &ctx.Response
 	if stream := h2StreamOf(ctx); stream != nil && stream.done {
@@ -259,4 +280,70 @@ func certGauges(rt *Runtime) []metrics.Gauge {
 			Value:  func() float64 { return notAfter }})
 	}
 	return gs
+}
+
+var recordPool = sync.Pool{New: func() any { return new(accesslog.Record) }}
+
+// logRecord fills an access-log record with what the request said; the
+// answer's fields are filled when it is complete.
+func (s *Server) logRecord(ctx *fasthttp.RequestCtx, st *reqState) *accesslog.Record {
+	r := recordPool.Get().(*accesslog.Record)
+	r.Reset()
+	h := &ctx.Request.Header
+	r.Start = st.start
+	if a, ok := ctx.RemoteAddr().(*net.TCPAddr); ok {
+		r.Client = a.AddrPort()
+		r.Client = netip.AddrPortFrom(r.Client.Addr().Unmap(), r.Client.Port())
+	}
+	if ip := st.creq.ClientIP; ip.IsValid() && r.Client.Addr() != ip {
+		r.Client = netip.AddrPortFrom(ip, 0) // PROXY protocol source
+	}
+	r.RequestHost = r.Copy(h.Host())
+	r.RequestMethod = r.Copy(h.Method())
+	r.RequestPath = r.Copy(h.RequestURI())
+	switch {
+	case h2StreamOf(ctx) != nil:
+		r.RequestProtocol = "HTTP/2.0"
+	case h.IsHTTP11():
+		r.RequestProtocol = "HTTP/1.1"
+	default:
+		r.RequestProtocol = "HTTP/1.0"
+	}
+	r.RequestScheme = "http"
+	if st.secure {
+		r.RequestScheme = "https"
+		if c, ok := ctx.Conn().(interface{ ConnectionState() tls.ConnectionState }); ok {
+			cs := c.ConnectionState()
+			r.TLSVersion, r.TLSCipher = metrics.TLSVersionName(cs.Version), metrics.TLSCipherName(cs.CipherSuite)
+		}
+	}
+	r.RequestContentSize = st.reqBytes
+	if rr := st.router; rr != nil {
+		r.RouterName, r.ServiceName, r.ServiceURL = rr.r.Name, rr.r.Service, st.upURL
+		if u := st.upURL; u != "" {
+			if i := strings.Index(u, "://"); i >= 0 {
+				r.ServiceAddr = u[i+3:]
+			}
+		}
+	}
+	if !s.alog.JSON() {
+		// The CLF formats show Referer and User-Agent only.
+		for _, name := range [...]string{"Referer", "User-Agent"} {
+			if v := h.Peek(name); len(v) > 0 {
+				r.RequestHeaders = append(r.RequestHeaders, accesslog.Header{Name: r.Copy([]byte(name)), Value: r.Copy(v)})
+			}
+		}
+	} else if s.alog.HeadersConfigured() {
+		for k, v := range h.All() {
+			if s.alog.WantsHeader(string(k)) {
+				r.RequestHeaders = append(r.RequestHeaders, accesslog.Header{Name: r.Copy(k), Value: r.Copy(v)})
+			}
+		}
+		for k, v := range ctx.Response.Header.All() {
+			if s.alog.WantsHeader(string(k)) {
+				r.DownstreamHeaders = append(r.DownstreamHeaders, accesslog.Header{Name: r.Copy(k), Value: r.Copy(v)})
+			}
+		}
+	}
+	return r
 }

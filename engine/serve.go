@@ -50,6 +50,7 @@ type reqState struct {
 	// router is the router that took the request (nil: the entry point
 	// answered), and start, proto and reqBytes what metrics record of it.
 	router   *routerRuntime
+	upURL    string // the server the request was sent to (access log)
 	start    time.Time
 	proto    metrics.Protocol
 	reqBytes int64
@@ -91,12 +92,13 @@ func (s *Server) handler(ep *listener) fasthttp.RequestHandler {
 		}()
 		rt := s.rt.Load() // one consistent configuration per request
 		st := statePool.Get().(*reqState)
-		st.router = nil
-		if s.metrics != nil {
+		st.router, st.upURL = nil, ""
+		observe := s.metrics != nil || s.alog != nil
+		if observe {
 			s.observeStart(ctx, st)
 		}
 		s.serve(ctx, rt, ep, st)
-		if s.metrics != nil {
+		if observe {
 			s.observeEnd(ctx, ep, st)
 		}
 		ownStatusLine(ctx)

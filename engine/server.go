@@ -8,6 +8,7 @@ import (
 	"crypto/tls"
 	"errors"
 	"fmt"
+	"github.com/edgeroute/edgeroute/engine/accesslog"
 	"github.com/edgeroute/edgeroute/engine/metrics"
 	"github.com/edgeroute/edgeroute/tlsmux"
 	"io"
@@ -51,8 +52,10 @@ type Server struct {
 	reg         *lb.Registry
 	// metrics is the Prometheus registry; nil when metrics are off.
 	metrics *metrics.Registry
-	health  *healthChecks
-	stop    context.CancelFunc // stops background work (health checks)
+	// alog is the access log; nil when off.
+	alog   *accesslog.Logger
+	health *healthChecks
+	stop   context.CancelFunc // stops background work (health checks)
 	// draining is set when shutdown begins (ping then answers 503).
 	draining atomic.Bool
 
@@ -88,6 +91,13 @@ func NewServer(static *Static, log *slog.Logger) *Server {
 	s := &Server{static: static, log: log.With("component", "engine"), reg: lb.NewRegistry(),
 		stores: map[string]*tlsmux.Store{}}
 	s.elog = newErrorLog(s.log)
+	if c := static.AccessLog; c != nil {
+		l, err := accesslog.New(*c, s.log)
+		if err != nil {
+			s.storeErr = err
+		}
+		s.alog = l
+	}
 	if m := static.Metrics; m != nil {
 		s.metrics = metrics.NewRegistry(metrics.Options{EntryPoints: m.AddEntryPointsLabels,
 			Routers: m.AddRoutersLabels, Services: m.AddServicesLabels, Buckets: m.Buckets})
@@ -212,6 +222,12 @@ func (s *Server) Serve(ctx context.Context) error {
 	ls := append([]*listener(nil), s.listeners...)
 	s.mu.Unlock()
 	errc := make(chan error, 4*len(ls))
+	if s.alog != nil {
+		logCtx, stopLog := context.WithCancel(context.Background())
+		logDone := make(chan struct{})
+		go func() { s.alog.Run(logCtx); close(logDone) }()
+		defer func() { stopLog(); <-logDone }() // after the drain: the last lines are written
+	}
 	for _, l := range ls {
 		go func() { errc <- l.srv.Serve(l.plain) }()
 		go func() { errc <- l.srv.Serve(l.secure) }()
@@ -374,4 +390,12 @@ func refuse(ctx *fasthttp.RequestCtx, err error) {
 	if cw.CloseWrite() == nil && c.SetReadDeadline(time.Now().Add(lingerTime)) == nil {
 		io.CopyN(io.Discard, c, lingerBytes)
 	}
+}
+
+// ReopenAccessLog reopens the access-log file (SIGUSR1, after logrotate).
+func (s *Server) ReopenAccessLog() error {
+	if s.alog == nil {
+		return nil
+	}
+	return s.alog.Reopen()
 }

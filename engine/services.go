@@ -88,6 +88,7 @@ func (s *lbService) serve(ctx *fasthttp.RequestCtx, st *reqState) {
 		return
 	}
 	up := ep.Data.(*upstream)
+	st.upURL = up.url
 	ep.State.Acquire()
 	err := forward(ctx, st, up, s.passHost)
 	ep.State.Release()

@@ -5,6 +5,7 @@ import (
 	"crypto/x509"
 	"errors"
 	"fmt"
+	"github.com/edgeroute/edgeroute/engine/accesslog"
 	"net"
 	"os"
 	"sort"
@@ -40,6 +41,8 @@ type Static struct {
 	Ping bool
 	// Metrics is metrics.prometheus; nil when off.
 	Metrics *Metrics
+	// AccessLog is accessLog; nil when off.
+	AccessLog *accesslog.Config
 	// AllowCrossNamespace, AllowExternalNameServices, AllowEmptyServices and
 	// NativeLBByDefault are the kubernetesCRD provider options, which apply to
 	// the manifests provider too.
@@ -144,6 +147,17 @@ type ForwardedHeaders struct {
 // DefaultEntryPoints is what runs when none is configured: the entry points
 // of Traefik's Helm chart.
 var DefaultEntryPoints = map[string]string{"web": ":8000", "websecure": ":8443", "traefik": ":8080"}
+
+// accessLogField restores the case of an access-log field name, which
+// key parsing lowered ("downstreamstatus" -> "DownstreamStatus").
+func accessLogField(lower string) string {
+	for _, f := range accesslog.FieldNames {
+		if strings.EqualFold(f, lower) {
+			return f
+		}
+	}
+	return lower
+}
 
 func newMetrics() *Metrics {
 	return &Metrics{EntryPoint: "traefik", AddEntryPointsLabels: true, AddServicesLabels: true}
@@ -403,6 +417,63 @@ func (s *Static) set(key, val string) error {
 		return boolean(&s.ServersTransport.InsecureSkipVerify)
 	case key == "ping":
 		return boolean(&s.Ping)
+	case key == "accesslog":
+		var on bool
+		if err := boolean(&on); err != nil {
+			return err
+		}
+		if !on {
+			s.AccessLog = nil
+		} else if s.AccessLog == nil {
+			s.AccessLog = &accesslog.Config{}
+		}
+		return nil
+	case strings.HasPrefix(key, "accesslog."):
+		if s.AccessLog == nil {
+			s.AccessLog = &accesslog.Config{} // an option enables it, as in Traefik
+		}
+		a := s.AccessLog
+		opt := strings.TrimPrefix(key, "accesslog.")
+		switch {
+		case opt == "filepath":
+			a.FilePath = val
+			return nil
+		case opt == "format":
+			a.Format = val
+			return nil
+		case opt == "bufferingsize":
+			n, err := strconv.ParseInt(val, 10, 64)
+			if err != nil || n < 0 {
+				return fmt.Errorf("--%s: %q is not a number of lines", key, val)
+			}
+			a.BufferingSize = n
+			return nil
+		case opt == "filters.statuscodes":
+			a.Filters.StatusCodes = splitList(val)
+			return nil
+		case opt == "filters.retryattempts":
+			return boolean(&a.Filters.RetryAttempts)
+		case opt == "filters.minduration":
+			return duration(&a.Filters.MinDuration)
+		case opt == "fields.defaultmode":
+			a.Fields.DefaultMode = val
+			return nil
+		case strings.HasPrefix(opt, "fields.names."):
+			if a.Fields.Names == nil {
+				a.Fields.Names = map[string]string{}
+			}
+			a.Fields.Names[accessLogField(strings.TrimPrefix(opt, "fields.names."))] = val
+			return nil
+		case opt == "fields.headers.defaultmode":
+			a.Fields.Headers.DefaultMode = val
+			return nil
+		case strings.HasPrefix(opt, "fields.headers.names."):
+			if a.Fields.Headers.Names == nil {
+				a.Fields.Headers.Names = map[string]string{}
+			}
+			a.Fields.Headers.Names[strings.TrimPrefix(opt, "fields.headers.names.")] = val
+			return nil
+		}
 	case key == "metrics.prometheus":
 		var on bool
 		if err := boolean(&on); err != nil {

@@ -302,6 +302,13 @@ func (f *Family) ObserveTLS(version, cipher uint16) {
 	c.Inc()
 }
 
+// TLSVersionName and TLSCipherName are Traefik's names of a TLS version
+// ("1.3") and suite (Go's name), as metrics and access logs use them.
+func TLSVersionName(v uint16) string { return versionName(v) }
+
+// TLSCipherName: see TLSVersionName.
+func TLSCipherName(c uint16) string { return cipherName(c) }
+
 // versionName is Traefik's GetVersion.
 func versionName(v uint16) string {
 	switch v {
