@@ -44,6 +44,9 @@ type Runtime struct {
 	// lbs are the load-balancer services by endpoints key, for
 	// UpdateEndpoints.
 	lbs map[string][]*lbService
+	// problems are the snapshot's (translation) and the build's, for the
+	// API.
+	problems []spec.Problem
 	// built are the middlewares, kept for the next runtime: one whose
 	// definition is unchanged is reused, with its state (rate-limit
 	// buckets, in-flight counts, breaker state).
@@ -221,6 +224,14 @@ func emptyRuntime() *Runtime {
 	return &Runtime{entry: map[string]*entryRuntime{}, snapshot: &spec.Snapshot{}}
 }
 
+// Problems returns what translation and the build reported about this
+// runtime's configuration (the routers and objects concerned are left
+// out; warnings included).
+func (rt *Runtime) Problems() []spec.Problem { return rt.problems }
+
+// Built returns the middlewares of the runtime, by name.
+func (rt *Runtime) Built() map[string]*middleware.Built { return rt.built }
+
 // Snapshot returns the configuration this runtime was built from.
 func (rt *Runtime) Snapshot() *spec.Snapshot { return rt.snapshot }
 
@@ -265,6 +276,7 @@ func (s *Server) Apply(snap *spec.Snapshot) []spec.Problem {
 		}
 	}
 	s.attachMetrics(rt)
+	rt.problems = append(append([]spec.Problem(nil), snap.Problems...), problems...)
 	s.rt.Store(rt)
 	s.releaseMemory()
 	s.ups.sweep(rt)
