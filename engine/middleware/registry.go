@@ -59,6 +59,7 @@ var Kinds = []Kind{
 	kind("headers", newHeaders),
 	kind("grpcWeb", newGrpcWeb),
 	kind("circuitBreaker", newCircuitBreaker),
+	kind("jwt", newJWT),
 	// New kinds go above this line, one row each.
 }
 

@@ -83,6 +83,9 @@ type MiddlewareSpec struct {
 	ContentType *ContentType `json:"contentType,omitempty"`
 	// GrpcWeb translates gRPC-Web requests to gRPC.
 	GrpcWeb *GrpcWeb `json:"grpcWeb,omitempty"`
+	// JWT validates JSON Web Tokens: an edgeroute extension, not a kind
+	// of Traefik's CRD (the edgeroute tag marks such fields).
+	JWT *JWT `json:"jwt,omitempty" edgeroute:"extension"`
 	// Plugin configures plugin middlewares, keyed by plugin name. Plugin
 	// configuration is free-form, so it is kept as raw JSON; the schema
 	// preserves unknown fields below each key.
@@ -100,6 +103,21 @@ var middlewareKindFields = func() []string {
 	}
 	return names
 }()
+
+// ExtensionKinds lists the JSON names of the middleware kinds that are
+// edgeroute's own, beyond Traefik's CRD: the fields of MiddlewareSpec
+// tagged edgeroute:"extension". The schema tests allow them, and every
+// field below them, on top of Traefik's schema.
+func ExtensionKinds() []string {
+	var out []string
+	t := reflect.TypeFor[MiddlewareSpec]()
+	for i, name := range middlewareKindFields {
+		if t.Field(i).Tag.Get("edgeroute") == "extension" {
+			out = append(out, name)
+		}
+	}
+	return out
+}
 
 // Kinds returns the JSON names (such as "stripPrefix") of the middleware
 // kinds the spec sets, in the order of the fields of MiddlewareSpec. A

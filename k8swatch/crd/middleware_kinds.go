@@ -504,3 +504,71 @@ type GrpcWeb struct {
 	// AllowOrigins lists the allowed CORS origins ("*" for any).
 	AllowOrigins []string `json:"allowOrigins,omitzero"`
 }
+
+// JWT configures the jwt middleware, an edgeroute extension: Traefik's
+// open-source edition has no JWT middleware (Traefik Hub's is paid), so
+// this kind and its fields are edgeroute's own design (docs/jwt.md).
+// Requests must carry a JSON Web Token signed by one of the configured
+// keys, valid now (exp, nbf, iat within ClockSkew) and, when set, from
+// Issuer, for one of Audience, with RequiredClaims. Exactly one of
+// JWKSURL and JWKSSecret gives the keys.
+type JWT struct {
+	// JWKSURL is the http or https URL of a JSON Web Key Set. It is
+	// fetched on the first request, then again when its Cache-Control
+	// max-age runs out (kept between one minute and one hour; ten minutes
+	// without one) or when a token names a key the set lacks (at most
+	// once every ten seconds). A failed refresh keeps the last good set.
+	JWKSURL string `json:"jwksURL,omitempty"`
+	// JWKSSecret names a Secret, in the Middleware's namespace, whose
+	// entries each hold a JWKS (or one JWK) as JSON, or PEM public keys
+	// or certificates. HMAC keys (JWK kty "oct") are only taken from
+	// here, and only used when Algorithms lists an HS algorithm.
+	JWKSSecret string `json:"jwksSecret,omitempty"`
+	// Issuer, when set, must equal the token's iss claim.
+	Issuer string `json:"issuer,omitempty"`
+	// Audience, when set, lists the accepted audiences: the token's aud
+	// claim must name at least one of them.
+	Audience []string `json:"audience,omitzero"`
+	// RequiredClaims maps claim names to the value each must have: equal
+	// to a string, number or boolean claim, or an element of an array
+	// claim; for "scope" (space-separated, RFC 8693) every scope of the
+	// value must be granted. An empty value only requires the claim to be
+	// present. A token that lacks one is answered 403 insufficient_scope.
+	RequiredClaims map[string]string `json:"requiredClaims,omitzero"`
+	// ClockSkew is the leeway allowed on exp, nbf and iat, as seconds or
+	// a duration string; nil means 30s.
+	ClockSkew *intstr.IntOrString `json:"clockSkew,omitempty"`
+	// Algorithms lists the accepted signing algorithms (the token's alg
+	// header); empty means every asymmetric one (RS256, RS384, RS512,
+	// PS256, PS384, PS512, ES256, ES384, ES512, EdDSA). "none" is never
+	// accepted; HS256, HS384 and HS512 only with keys from JWKSSecret.
+	Algorithms []string `json:"algorithms,omitzero"`
+	// TokenSource tells where the token is read; nil means the
+	// Authorization header with the Bearer scheme.
+	TokenSource *JWTTokenSource `json:"tokenSource,omitempty"`
+	// ForwardClaims maps claim names to request headers that receive the
+	// claim's value when the token is accepted. Client-sent copies of
+	// these headers are always removed first.
+	ForwardClaims map[string]string `json:"forwardClaims,omitzero"`
+	// RemoveHeader removes the token from the forwarded request: the
+	// header, query parameter or cookie it was read from.
+	RemoveHeader bool `json:"removeHeader,omitempty"`
+	// Realm is the realm of the WWW-Authenticate challenge; empty means
+	// "traefik", as for basicAuth.
+	Realm string `json:"realm,omitempty"`
+}
+
+// JWTTokenSource tells where the jwt middleware reads the token. The
+// sources set are all looked at; a request carrying a token in more than
+// one of them is refused (400 invalid_request, RFC 6750 section 3.1).
+type JWTTokenSource struct {
+	// Header names a request header holding the token. For Authorization
+	// the Bearer scheme is required (RFC 6750 section 2.1); any other
+	// header holds the bare token, a "Bearer " prefix being allowed.
+	Header string `json:"header,omitempty"`
+	// Query names a query parameter holding the token (RFC 6750 section
+	// 2.3 uses access_token).
+	Query string `json:"query,omitempty"`
+	// Cookie names a cookie holding the token.
+	Cookie string `json:"cookie,omitempty"`
+}
