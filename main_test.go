@@ -477,10 +477,33 @@ func TestCheckTraefikFixtures(t *testing.T) {
 	}
 	t.Logf("%d fixture files pass check, %d report problems", pass, fail)
 	for _, f := range []string{"simple.yml", "with_two_services.yml", "with_sticky.yml", "with_externalname_with_http.yml", "with_services_lb0.yml",
-		"with_error_page.yml", "with_error_page_traefik_service.yml", "with_middleware_multiple_hyphens.yml", "with_traefik_service_middleware.yml"} {
+		"with_error_page.yml", "with_error_page_traefik_service.yml", "with_middleware_multiple_hyphens.yml", "with_traefik_service_middleware.yml",
+		"with_mirroring.yml", "with_mirroring2.yml", "with_failover_errors.yml", "with_highest_random_weight.yml", "with_services_lb3.yml"} {
 		var out bytes.Buffer
 		if code := runCheck([]string{filepath.Join(dir, "services.yml"), filepath.Join(dir, f), "--providers.kubernetesCRD.allowExternalNameServices=true"}, &out); code != 0 {
 			t.Errorf("%s: exit %d\n%s", f, code, out.String())
+		}
+	}
+	// TraefikService fixtures that need a provider option, and those
+	// Traefik's service manager refuses: a failover whose main service
+	// cannot report its health (no health check, which the CRD allows
+	// only on ExternalName Services) and has no error statuses.
+	for _, tc := range []struct {
+		file, flag, problem string
+	}{
+		{"with_namespaces.yml", "--providers.kubernetesCRD.allowCrossNamespace=true", ""},
+		{"with_empty_services_ts.yml", "--providers.kubernetesCRD.allowEmptyServices=true", ""},
+		{"with_failover.yml", "", "cannot register default-whoami5-8080@kubernetescrd as updater for default-failover1@kubernetescrd: healthCheck not enabled in config for this WRR service"},
+		{"with_failover2.yml", "", "cannot register default-wrr1@kubernetescrd as updater for default-failover1@kubernetescrd: healthCheck not enabled in config for this WRR service"},
+	} {
+		var out bytes.Buffer
+		args := []string{filepath.Join(dir, "services.yml"), filepath.Join(dir, tc.file)}
+		if tc.flag != "" {
+			args = append(args, tc.flag)
+		}
+		code := runCheck(args, &out)
+		if tc.problem == "" && code != 0 || tc.problem != "" && (code != 1 || !strings.Contains(out.String(), tc.problem)) {
+			t.Errorf("%s: exit %d\n%s", tc.file, code, out.String())
 		}
 	}
 }

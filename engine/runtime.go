@@ -51,6 +51,8 @@ type Runtime struct {
 	// definition is unchanged is reused, with its state (rate-limit
 	// buckets, in-flight counts, breaker state).
 	built map[string]*middleware.Built
+	// mirrors are the mirroring services by name (their counters).
+	mirrors map[string]*mirrorService
 }
 
 type entryRuntime struct {
@@ -358,45 +360,22 @@ func build(static *Static, snap *spec.Snapshot, ups *upstreams, reg *lb.Registry
 	reuse := prev != nil && len(prev.entry) > 0 && sameRouting(prev.snapshot, snap)
 	var problems []spec.Problem
 	services := map[string]service{}
+	failed := map[string]error{}
 	var wrapped []*mwService
-	var buildService func(name string, depth int) (service, error)
-	buildService = func(name string, depth int) (service, error) {
+	var buildService func(name string, stack []string) (service, error)
+	buildService = func(name string, stack []string) (service, error) {
 		if sv, ok := services[name]; ok {
 			return sv, nil
 		}
-		if depth > 16 {
-			return nil, fmt.Errorf("service %s: services nested too deeply (a cycle?)", name)
+		if err, ok := failed[name]; ok {
+			return nil, err // a service in error stays so, as in Traefik
 		}
-		def := snap.Services[name]
-		if def == nil {
-			return nil, fmt.Errorf("service %s does not exist", name)
+		sv, err := buildOne(name, stack, snap, rt, ups, reg, elog, buildService)
+		if err != nil {
+			failed[name] = err
+			return nil, err
 		}
-		var sv service
-		switch {
-		case def.LoadBalancer != nil:
-			servers := snap.Endpoints[def.LoadBalancer.EndpointsKey]
-			for _, s := range servers {
-				rt.stateKeys[def.Name+" "+s.URL] = true
-			}
-			lbs := newLBService(def, servers, ups, reg)
-			lbs.elog = elog
-			rt.lbs[def.LoadBalancer.EndpointsKey] = append(rt.lbs[def.LoadBalancer.EndpointsKey], lbs)
-			sv = lbs
-		case def.Weighted != nil:
-			var children []weighted
-			for _, c := range def.Weighted.Services {
-				child, err := buildService(c.Name, depth+1)
-				if err != nil {
-					return nil, err
-				}
-				rt.stateKeys[def.Name+" "+c.Name] = true
-				children = append(children, weighted{name: c.Name, s: child, weight: c.Weight})
-			}
-			sv = newWeightedService(def, children, reg)
-		default:
-			return nil, fmt.Errorf("service %s has no load balancer", name)
-		}
-		if len(def.Middlewares) > 0 {
+		if def := snap.Services[name]; len(def.Middlewares) > 0 {
 			// Wrapped once the middlewares are built, before the runtime
 			// serves.
 			ms := &mwService{inner: sv, def: def}
@@ -416,7 +395,7 @@ func build(static *Static, snap *spec.Snapshot, ups *upstreams, reg *lb.Registry
 	built := middleware.Build(snap.Middlewares, middleware.BuildContext{
 		Previous: prevBuilt,
 		Service: func(name string) (middleware.Handler, error) {
-			sv, err := buildService(name, 0)
+			sv, err := buildService(name, nil)
 			if err != nil {
 				return nil, err
 			}
@@ -462,7 +441,7 @@ func build(static *Static, snap *spec.Snapshot, ups *upstreams, reg *lb.Registry
 						continue
 					}
 				}
-				sv, err := buildService(r.Service, 0)
+				sv, err := buildService(r.Service, nil)
 				if err != nil {
 					problems = append(problems, spec.Problem{Ref: r.Ref, Err: fmt.Errorf("router %s: %w", r.Name, err)})
 					continue

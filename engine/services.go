@@ -3,8 +3,10 @@
 package engine
 
 import (
+	"errors"
 	"fmt"
 	"log/slog"
+	"strings"
 	"sync/atomic"
 	"time"
 
@@ -27,9 +29,14 @@ type lbService struct {
 	passHost bool
 	passive  *spec.PassiveHealthCheck
 	elog     *errorLog // nil in tools
+	health   healthMemo
 }
 
-type balancer struct{ lb.Balancer }
+// balancer is a built balancer and the servers it holds.
+type balancer struct {
+	lb.Balancer
+	eps []*lb.Endpoint
+}
 
 // newLBService builds the balancer of a load-balancer service. Endpoint
 // state (in-flight counts, passive health) is kept in reg by service and
@@ -67,7 +74,46 @@ func (s *lbService) setServers(servers []spec.Server, ups *upstreams, reg *lb.Re
 	default:
 		b = lb.NewWRR(eps, opts)
 	}
-	s.bal.Store(&balancer{b})
+	s.bal.Store(&balancer{Balancer: b, eps: eps})
+	// The service's status may have changed with its servers: parents
+	// that follow it (health.go) look again.
+	lb.NotifyHealthChange()
+}
+
+// canReport is Traefik's RegisterStatusUpdater on a servers load
+// balancer: only one with an active health check reports its status.
+func (s *lbService) canReport() error {
+	if s.def.LoadBalancer.HealthCheck == nil {
+		kind := "WRR"
+		switch s.def.LoadBalancer.Strategy {
+		case "p2c":
+			kind = "P2C"
+		case "hrw":
+			kind = "HRW"
+		}
+		return fmt.Errorf("healthCheck not enabled in config for this %s service", kind)
+	}
+	return nil
+}
+
+// up is the status Traefik's balancer reports to its parents: up while
+// any server is (fenced ones included), and up with no servers at all
+// (Traefik reports changes only, and a balancer starts up).
+func (s *lbService) up() bool {
+	epoch := lb.HealthEpoch()
+	if up, ok := s.health.get(epoch); ok {
+		return up
+	}
+	b := s.bal.Load()
+	up := len(b.eps) == 0
+	for _, ep := range b.eps {
+		if ep.State.Up() {
+			up = true
+			break
+		}
+	}
+	s.health.set(epoch, up)
+	return up
 }
 
 func stickySpec(c *spec.Cookie, service string) *lb.CookieSpec {
@@ -141,16 +187,13 @@ func setStickyCookies(ctx *fasthttp.RequestCtx, st *reqState) {
 // EDF order and its sticky cookie (whose value names the child service).
 type weightedService struct {
 	bal lb.Balancer // endpoints carry their child service in Data
+	children
 }
 
-func newWeightedService(def *spec.Service, children []weighted, reg *lb.Registry) *weightedService {
+func newWeightedService(def *spec.Service, kids []weighted, reg *lb.Registry) *weightedService {
 	w := &weightedService{}
-	var eps []*lb.Endpoint
-	for _, c := range children {
-		ep := &lb.Endpoint{Key: c.name, Weight: c.weight, State: reg.State(def.Name + " " + c.name), Data: c.s}
-		eps = append(eps, ep)
-	}
-	w.bal = lb.NewWRR(eps, lb.Options{Sticky: stickySpec(def.Weighted.Sticky, def.Name)})
+	w.children.init(def.Weighted.HealthCheck, kids, def, reg)
+	w.bal = lb.NewWRR(w.eps, lb.Options{Sticky: stickySpec(def.Weighted.Sticky, def.Name)})
 	return w
 }
 
@@ -160,13 +203,26 @@ type weighted struct {
 	weight int
 }
 
+// configName is a child service's name as its parent's configuration
+// spells it in Traefik, which its sticky cookie value and its HRW hash
+// are derived from: the CRD provider names its own services unqualified.
+func configName(name string) string { return strings.TrimSuffix(name, "@kubernetescrd") }
+
 func (w *weightedService) serve(ctx *fasthttp.RequestCtx, st *reqState) {
+	w.sync()
 	ep, ok := w.bal.Pick(&st.hint)
 	if !ok {
 		noServer(ctx)
 		return
 	}
 	ep.Data.(service).serve(ctx, st)
+}
+
+func (w *weightedService) canReport() error {
+	if !w.follow {
+		return errors.New("healthCheck not enabled in config for this WRR service")
+	}
+	return nil
 }
 
 // mwService runs a service's own middlewares before it.
@@ -191,6 +247,12 @@ func (m *mwService) wrap(built map[string]*middleware.Built) error {
 	m.handler = middleware.Wrap(terminal(m.inner), wraps...)
 	return nil
 }
+
+// canReport and up pass through: Traefik keeps a service's status
+// updater when it wraps it in its middlewares.
+func (m *mwService) canReport() error { return m.inner.(reporter).canReport() }
+
+func (m *mwService) up() bool { return m.inner.(reporter).up() }
 
 func (m *mwService) serve(ctx *fasthttp.RequestCtx, st *reqState) {
 	if m.handler == nil { // its middlewares failed to build

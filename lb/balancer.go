@@ -62,6 +62,19 @@ type SetCookie struct {
 // new request.
 func (h *Hint) Reset() { *h = Hint{} }
 
+// Mark returns the number of sticky cookies recorded so far, for
+// Truncate.
+func (h *Hint) Mark() int { return h.nset }
+
+// Truncate forgets the cookies recorded after Mark returned n: those of a
+// service whose answer was discarded (a failover's main service).
+func (h *Hint) Truncate(n int) {
+	if n >= 0 && n < h.nset {
+		clear(h.set[n:h.nset])
+		h.nset = n
+	}
+}
+
 // SetCookies returns the sticky cookies recorded by the last Pick, outermost
 // service first (the order in which Traefik writes them). The slice aliases
 // the Hint and is valid until the next Reset.

@@ -20,6 +20,17 @@ type cacheLinePad [128]byte
 // keeps States independent of the Registry that created them.
 var healthEpoch atomic.Uint64
 
+// HealthEpoch returns a counter that changes whenever any State changes
+// between up and down, or NotifyHealthChange is called: health derived
+// from States (a service's aggregated status) may be cached for as long
+// as it is unchanged. It is a single atomic load.
+func HealthEpoch() uint64 { return healthEpoch.Load() }
+
+// NotifyHealthChange changes the epoch without a State changing: for
+// callers whose derived health changed otherwise (a balancer's endpoints
+// were replaced).
+func NotifyHealthChange() { healthEpoch.Add(1) }
+
 // State is the mutable, shared part of an endpoint: its in-flight request
 // counter, its health flag and its passive health-check history. A State is
 // handed out by a Registry so that a configuration rebuild that keeps an

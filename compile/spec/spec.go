@@ -108,12 +108,20 @@ type Middleware struct {
 	Service string
 }
 
-// Service is a servers load balancer or a weighted set of other services.
+// Service is a servers load balancer, or a composition of other services
+// (a TraefikService): weighted, mirroring, failover or highest random
+// weight. Exactly one kind is set; the engine refuses a service with
+// several, as Traefik does.
 type Service struct {
 	Name         string
 	Ref          Ref
 	LoadBalancer *LoadBalancer
 	Weighted     *Weighted
+	Mirroring    *Mirroring
+	Failover     *Failover
+	// HighestRandomWeight picks a child by rendezvous hashing of the
+	// client IP.
+	HighestRandomWeight *HighestRandomWeight
 	// Middlewares run, in order, before the service balances (a
 	// Kubernetes Service reference's own middlewares).
 	Middlewares []string
@@ -170,9 +178,70 @@ type Server struct {
 type Weighted struct {
 	Services []WeightedService
 	Sticky   *Cookie
+	// HealthCheck is Traefik's `healthCheck: {}` on the parent: the
+	// children's health is followed (a child that is down gets no
+	// traffic) and this service reports its own to its parents. The
+	// TraefikService CRD cannot set it (Traefik's CRD has no such field),
+	// so Kubernetes translation never does.
+	HealthCheck bool
 }
 
-// WeightedService is one child of a Weighted service.
+// Mirroring sends each request to Service and copies of a share of
+// requests to Mirrors, whose answers are discarded.
+type Mirroring struct {
+	Service string
+	Mirrors []Mirror
+	// MirrorBody copies the request body to the mirrors (Traefik's
+	// default: true).
+	MirrorBody bool
+	// MaxBodySize is the largest body mirrored, in bytes; a request with
+	// a larger body is not mirrored (the main service still gets it). -1
+	// (Traefik's default): no limit.
+	MaxBodySize int64
+	// HealthCheck: this service reports its main service's health to its
+	// parents (see Weighted.HealthCheck).
+	HealthCheck bool
+}
+
+// Mirror is one mirror of a Mirroring service.
+type Mirror struct {
+	Name    string
+	Percent int // 0 to 100
+}
+
+// Failover sends requests to Service while it is up, else to Fallback.
+type Failover struct {
+	Service  string
+	Fallback string
+	// Errors, when it lists statuses, also sends a request to Fallback
+	// when Service answers with one of them.
+	Errors *FailoverErrors
+	// HealthCheck: the fallback's health is followed too (both down:
+	// 503) and this service reports its own to its parents (see
+	// Weighted.HealthCheck).
+	HealthCheck bool
+}
+
+// FailoverErrors is the status-based failover.
+type FailoverErrors struct {
+	// Status lists statuses and ranges ("500-504", "404").
+	Status []string
+	// MaxRequestBodyBytes bounds the request body kept to replay it to
+	// the fallback; a larger one is answered 413. -1 (Traefik's default):
+	// no limit.
+	MaxRequestBodyBytes int64
+}
+
+// HighestRandomWeight picks, for each client IP, the child with the highest
+// weighted rendezvous hash, as Traefik's HRW does.
+type HighestRandomWeight struct {
+	Services []WeightedService
+	// HealthCheck: see Weighted.HealthCheck.
+	HealthCheck bool
+}
+
+// WeightedService is one child of a Weighted or HighestRandomWeight
+// service.
 type WeightedService struct {
 	Name   string
 	Weight int

@@ -72,7 +72,7 @@ func (t *translator) middleware(m *crd.Middleware, ref spec.Ref) (*spec.Middlewa
 			def.Chain = append(def.Chain, name)
 		}
 	case m.Spec.Errors != nil:
-		svc, err := t.service(m.Namespace, m.Spec.Errors.Service.LoadBalancerSpec, 0)
+		svc, err := t.service(m.Namespace, m.Spec.Errors.Service.LoadBalancerSpec, nil)
 		if err != nil {
 			return nil, fmt.Errorf("errors: service: %w", err)
 		}

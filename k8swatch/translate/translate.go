@@ -105,6 +105,9 @@ type translator struct {
 	badOptions map[string]error
 	// routerAt is the index of each router in snap.Routers, by name.
 	routerAt map[string]int
+	// tsFailed are the TraefikServices that could not be built, by
+	// service name, with why.
+	tsFailed map[string]error
 }
 
 func key(ns, name string) string { return ns + "/" + name }
@@ -120,6 +123,7 @@ func (t *translator) index() {
 		t.secrets[key(s.Namespace, s.Name)] = s
 	}
 	t.routerAt = map[string]int{}
+	t.tsFailed = map[string]error{}
 	for _, s := range t.objs.Services {
 		t.svcs[key(s.Namespace, s.Name)] = s
 	}
@@ -293,11 +297,11 @@ func (t *translator) routeService(ns, routerKey string, services []crd.Service) 
 	case 0:
 		return "", errors.New("route has no service and no child routers")
 	case 1:
-		return t.service(ns, services[0].LoadBalancerSpec, 0)
+		return t.service(ns, services[0].LoadBalancerSpec, nil)
 	}
 	w := &spec.Weighted{}
 	for _, s := range services {
-		name, err := t.service(ns, s.LoadBalancerSpec, 0)
+		name, err := t.service(ns, s.LoadBalancerSpec, nil)
 		if err != nil {
 			return "", err
 		}
@@ -313,11 +317,9 @@ func (t *translator) routeService(ns, routerKey string, services []crd.Service) 
 }
 
 // service builds the service an IngressRoute or TraefikService entry refers
-// to and returns its name.
-func (t *translator) service(parentNS string, lb crd.LoadBalancerSpec, depth int) (string, error) {
-	if depth > 10 {
-		return "", fmt.Errorf("TraefikService %s: references nested too deeply (a cycle?)", lb.Name)
-	}
+// to and returns its name. stack lists the TraefikServices being built
+// around it (outermost first), to detect a reference cycle.
+func (t *translator) service(parentNS string, lb crd.LoadBalancerSpec, stack []string) (string, error) {
 	if strings.Contains(lb.Name, "@") {
 		return "", fmt.Errorf("service %q: cross-provider references are not supported by edgeroute", lb.Name)
 	}
@@ -333,12 +335,18 @@ func (t *translator) service(parentNS string, lb crd.LoadBalancerSpec, depth int
 	case "", crd.ServiceKindService:
 		return t.kubernetesService(lb)
 	case crd.ServiceKindTraefikService:
-		return t.traefikService(lb, depth)
+		return t.traefikService(lb, stack)
 	}
-	return "", fmt.Errorf("service %s/%s: unsupported kind %q", ns, lb.Name, lb.Kind)
+	return "", fmt.Errorf("service %s/%s: unsupported service kind %s", ns, lb.Name, lb.Kind)
 }
 
-func (t *translator) traefikService(lb crd.LoadBalancerSpec, depth int) (string, error) {
+// traefikService builds a TraefikService and the services it refers to,
+// as Traefik's provider (buildTraefikService) and service manager do:
+// the first kind set among weighted, mirroring, highestRandomWeight and
+// failover is used; a TraefikService that refers to itself through any
+// chain of references is refused, naming the chain (Traefik's recursion
+// check), and so is every service that leads to it.
+func (t *translator) traefikService(lb crd.LoadBalancerSpec, stack []string) (string, error) {
 	ts := t.tsvcs[key(lb.Namespace, lb.Name)]
 	if ts == nil {
 		return "", fmt.Errorf("TraefikService %s/%s not found", lb.Namespace, lb.Name)
@@ -347,26 +355,108 @@ func (t *translator) traefikService(lb crd.LoadBalancerSpec, depth int) (string,
 	if _, done := t.snap.Services[name]; done {
 		return name, nil
 	}
-	if ts.Spec.Weighted == nil {
-		return "", fmt.Errorf("TraefikService %s/%s: only weighted services are supported yet (mirroring, failover and highestRandomWeight are not)", lb.Namespace, lb.Name)
+	if err, failed := t.tsFailed[name]; failed {
+		return "", err
 	}
-	w := &spec.Weighted{}
-	if ts.Spec.Weighted.Sticky != nil && ts.Spec.Weighted.Sticky.Cookie != nil {
-		w.Sticky = cookie(ts.Spec.Weighted.Sticky.Cookie)
-	}
-	for _, c := range ts.Spec.Weighted.Services {
-		child, err := t.service(lb.Namespace, c.LoadBalancerSpec, depth+1)
-		if err != nil {
-			return "", fmt.Errorf("TraefikService %s/%s: %w", lb.Namespace, lb.Name, err)
+	if i := slices.Index(stack, name); i >= 0 {
+		chain := make([]string, 0, len(stack)-i+1)
+		for _, s := range stack[i:] {
+			chain = append(chain, "service:"+s)
 		}
-		weight := 1
-		if c.Weight != nil {
-			weight = *c.Weight
-		}
-		w.Services = append(w.Services, spec.WeightedService{Name: child, Weight: weight})
+		chain = append(chain, "service:"+name)
+		// Traefik's message (recursion.CheckRecursion).
+		return "", fmt.Errorf("could not instantiate service %s: recursion detected in %s", name, strings.Join(chain, "->"))
 	}
-	t.snap.Services[name] = &spec.Service{Name: name, Ref: t.ref("TraefikService", lb.Namespace, lb.Name, 0), Weighted: w}
+	sv, err := t.traefikServiceSpec(ts, name, append(slices.Clip(stack), name))
+	if err != nil {
+		err = fmt.Errorf("TraefikService %s/%s: %w", lb.Namespace, lb.Name, err)
+		t.tsFailed[name] = err
+		return "", err
+	}
+	t.snap.Services[name] = sv
 	return name, nil
+}
+
+// traefikServiceSpec translates the spec of a TraefikService named name.
+func (t *translator) traefikServiceSpec(ts *crd.TraefikService, name string, stack []string) (*spec.Service, error) {
+	ns := ts.Namespace
+	sv := &spec.Service{Name: name, Ref: t.ref("TraefikService", ns, ts.Name, 0)}
+	// children translates weighted and highestRandomWeight children; an
+	// unset weight is 1.
+	children := func(list []crd.Service) ([]spec.WeightedService, error) {
+		var out []spec.WeightedService
+		for _, c := range list {
+			child, err := t.service(ns, c.LoadBalancerSpec, stack)
+			if err != nil {
+				return nil, err
+			}
+			weight := 1
+			if c.Weight != nil {
+				weight = *c.Weight
+			}
+			out = append(out, spec.WeightedService{Name: child, Weight: weight})
+		}
+		return out, nil
+	}
+	switch s := ts.Spec; {
+	case s.Weighted != nil:
+		w := &spec.Weighted{}
+		if s.Weighted.Sticky != nil && s.Weighted.Sticky.Cookie != nil {
+			w.Sticky = cookie(s.Weighted.Sticky.Cookie)
+		}
+		var err error
+		if w.Services, err = children(s.Weighted.Services); err != nil {
+			return nil, err
+		}
+		sv.Weighted = w
+	case s.Mirroring != nil:
+		// Traefik's defaults (dynamic.Mirroring.SetDefaults): the body is
+		// mirrored, whatever its size.
+		m := &spec.Mirroring{MirrorBody: true, MaxBodySize: -1}
+		if s.Mirroring.MirrorBody != nil {
+			m.MirrorBody = *s.Mirroring.MirrorBody
+		}
+		if s.Mirroring.MaxBodySize != nil {
+			m.MaxBodySize = *s.Mirroring.MaxBodySize
+		}
+		var err error
+		if m.Service, err = t.service(ns, s.Mirroring.LoadBalancerSpec, stack); err != nil {
+			return nil, err
+		}
+		for _, mr := range s.Mirroring.Mirrors {
+			child, err := t.service(ns, mr.LoadBalancerSpec, stack)
+			if err != nil {
+				return nil, err
+			}
+			// The percent is checked where Traefik checks it, when the
+			// engine builds the service.
+			m.Mirrors = append(m.Mirrors, spec.Mirror{Name: child, Percent: mr.Percent})
+		}
+		sv.Mirroring = m
+	case s.HighestRandomWeight != nil:
+		h := &spec.HighestRandomWeight{}
+		var err error
+		if h.Services, err = children(s.HighestRandomWeight.Services); err != nil {
+			return nil, err
+		}
+		sv.HighestRandomWeight = h
+	case s.Failover != nil:
+		f := &spec.Failover{Errors: &spec.FailoverErrors{Status: s.Failover.Errors.Status, MaxRequestBodyBytes: -1}}
+		if b := s.Failover.Errors.MaxRequestBodyBytes; b != nil {
+			f.Errors.MaxRequestBodyBytes = *b
+		}
+		var err error
+		if f.Service, err = t.service(ns, s.Failover.Service, stack); err != nil {
+			return nil, fmt.Errorf("getting service: %w", err)
+		}
+		if f.Fallback, err = t.service(ns, s.Failover.Fallback, stack); err != nil {
+			return nil, fmt.Errorf("getting fallback service: %w", err)
+		}
+		sv.Failover = f
+	default:
+		return nil, errors.New("unspecified service type")
+	}
+	return sv, nil
 }
 
 func cookie(c *crd.Cookie) *spec.Cookie {

@@ -1,0 +1,6 @@
+//go:build !race
+
+package engine
+
+// mirrorRequests is the number of requests TestMirrorPercent sends.
+const mirrorRequests = 10000
