@@ -59,6 +59,7 @@ var Kinds = []Kind{
 	kind("headers", newHeaders),
 	kind("grpcWeb", newGrpcWeb),
 	kind("basicAuth", newBasicAuth),
+	kind("digestAuth", newDigestAuth),
 	// New kinds go above this line, one row each.
 }
 

@@ -13,13 +13,21 @@ import (
 	"github.com/edgeroute/edgeroute/k8swatch/crd"
 )
 
-// basicAuth names a Secret holding its users; translation reads it as
-// Traefik's CRD provider does (createBasicAuthMiddleware,
-// loadBasicAuthCredentials, loadAuthCredentials) and hands the engine the
-// user lines.
+// basicAuth and digestAuth name a Secret holding their users; translation
+// reads it as Traefik's CRD provider does (createBasicAuthMiddleware,
+// createDigestAuthMiddleware, loadBasicAuthCredentials,
+// loadAuthCredentials) and hands the engine the user lines.
 
 // basicAuthResolved is what the engine's basicAuth decodes.
 type basicAuthResolved struct {
+	Users        []string `json:"users,omitempty"`
+	Realm        string   `json:"realm,omitempty"`
+	RemoveHeader bool     `json:"removeHeader,omitempty"`
+	HeaderField  string   `json:"headerField,omitempty"`
+}
+
+// digestAuthResolved is what the engine's digestAuth decodes.
+type digestAuthResolved struct {
 	Users        []string `json:"users,omitempty"`
 	Realm        string   `json:"realm,omitempty"`
 	RemoveHeader bool     `json:"removeHeader,omitempty"`
@@ -45,6 +53,22 @@ func resolveBasicAuth(t *translator, ns string, s *crd.MiddlewareSpec) (*basicAu
 		return nil, fmt.Errorf("failed to load basic auth credentials: %w", err)
 	}
 	return &basicAuthResolved{Users: users, Realm: c.Realm, RemoveHeader: c.RemoveHeader, HeaderField: c.HeaderField}, nil
+}
+
+func resolveDigestAuth(t *translator, ns string, s *crd.MiddlewareSpec) (*digestAuthResolved, error) {
+	c := s.DigestAuth
+	if c.Secret == "" {
+		return nil, errors.New("auth secret must be set")
+	}
+	secret, err := t.secret(ns, c.Secret)
+	if err != nil {
+		return nil, err
+	}
+	users, err := authSecretLines(secret)
+	if err != nil {
+		return nil, fmt.Errorf("failed to load digest auth credentials: %w", err)
+	}
+	return &digestAuthResolved{Users: users, Realm: c.Realm, RemoveHeader: c.RemoveHeader, HeaderField: c.HeaderField}, nil
 }
 
 // basicAuthSecretUsers is loadBasicAuthCredentials: a kubernetes.io/basic-auth

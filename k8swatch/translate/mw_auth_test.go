@@ -39,8 +39,10 @@ func TestAuthTranslation(t *testing.T) {
 		authSecret("none", "", nil),
 		authSecret("blank", "", map[string]string{"users": "\n\r\n\n"}),
 		authSecret("long", "", map[string]string{"users": "a:" + strings.Repeat("x", 70000)}),
+		authSecret("digest", "", map[string]string{"users": "test:traefik:a2688e031edb4be6a3797f3882655c05\n"}),
 	}
 	basic := func(c crd.BasicAuth) crd.MiddlewareSpec { return crd.MiddlewareSpec{BasicAuth: &c} }
+	digest := func(c crd.DigestAuth) crd.MiddlewareSpec { return crd.MiddlewareSpec{DigestAuth: &c} }
 	tests := []struct {
 		name   string
 		spec   crd.MiddlewareSpec
@@ -63,6 +65,16 @@ func TestAuthTranslation(t *testing.T) {
 			"failed to load basic auth credentials: secret 'ns/blank' does not contain any credentials"},
 		{"line too long", basic(crd.BasicAuth{Secret: "long"}), "",
 			"failed to load basic auth credentials: error reading secret for ns/long: bufio.Scanner: token too long"},
+
+		{"digest lines", digest(crd.DigestAuth{Secret: "digest", Realm: "traefik", HeaderField: "X-User", RemoveHeader: true}),
+			`{"users":["test:traefik:a2688e031edb4be6a3797f3882655c05"],"realm":"traefik","removeHeader":true,"headerField":"X-User"}`, ""},
+		{"digest no secret", digest(crd.DigestAuth{}), "", "auth secret must be set"},
+		{"digest missing secret", digest(crd.DigestAuth{Secret: "nope"}), "", "secret 'ns/nope' not found"},
+		// A basic-auth Secret is read as lines for digestAuth: two keys.
+		{"digest from a basic-auth Secret", digest(crd.DigestAuth{Secret: "ba"}), "",
+			"failed to load digest auth credentials: found 3 elements for secret 'ns/ba', must be single element exactly"},
+		{"digest blank", digest(crd.DigestAuth{Secret: "blank"}), "",
+			"failed to load digest auth credentials: secret 'ns/blank' does not contain any credentials"},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
@@ -83,29 +95,42 @@ func TestAuthTranslation(t *testing.T) {
 					t.Errorf("config %s\nwant   %s", m.Config, tc.config)
 				}
 			}
-			if secret := tc.spec.BasicAuth.Secret; secret != "" && !deps.UsesSecret("ns", secret) {
+			var secret string
+			if tc.spec.BasicAuth != nil {
+				secret = tc.spec.BasicAuth.Secret
+			} else {
+				secret = tc.spec.DigestAuth.Secret
+			}
+			if secret != "" && !deps.UsesSecret("ns", secret) {
 				t.Errorf("the Secret ns/%s is not recorded as a dependency", secret)
 			}
 		})
 	}
 }
 
-// Traefik's with_auth.yml fixture: basicAuth reads the users, and the
-// engine builds it.
+// Traefik's with_auth.yml fixture: both kinds read the same users, and
+// the engine builds them.
 func TestAuthTranslationFixture(t *testing.T) {
 	snap := Snapshot(load(t, "with_auth.yml"), Options{})
 	want := []string{"test:$apr1$H6uskkkW$IgXLP6ewTrSuBkTrqE8wj/", "test2:$apr1$d9hr9HBB$4HxwgUir3HP4EsggP/QNo0"}
-	name := "default-basicauth@kubernetescrd"
-	m := snap.Middlewares[name]
-	if m == nil {
-		t.Fatalf("%s not translated: %s", name, problems(snap.Problems))
+	defs := map[string]*spec.Middleware{}
+	for _, name := range []string{"default-basicauth@kubernetescrd", "default-digestauth@kubernetescrd"} {
+		m := snap.Middlewares[name]
+		if m == nil {
+			t.Fatalf("%s not translated: %s", name, problems(snap.Problems))
+		}
+		var c struct{ Users []string }
+		if err := json.Unmarshal(m.Config, &c); err != nil || !reflect.DeepEqual(c.Users, want) {
+			t.Errorf("%s: users %q (%v), want %q", name, c.Users, err, want)
+		}
+		defs[name] = m
 	}
-	var c struct{ Users []string }
-	if err := json.Unmarshal(m.Config, &c); err != nil || !reflect.DeepEqual(c.Users, want) {
-		t.Errorf("%s: users %q (%v), want %q", name, c.Users, err, want)
-	}
-	built := middleware.Build(map[string]*spec.Middleware{name: m}, middleware.BuildContext{})
-	if err := built[name].Err; err != nil {
+	built := middleware.Build(defs, middleware.BuildContext{})
+	if err := built["default-basicauth@kubernetescrd"].Err; err != nil {
 		t.Errorf("basicAuth: %v", err)
+	}
+	// Traefik's digestAuth refuses these htpasswd lines the same way.
+	if err := built["default-digestauth@kubernetescrd"].Err; err == nil || !strings.Contains(err.Error(), "error parsing DigestUser: test:$apr1$H6uskkkW$IgXLP6ewTrSuBkTrqE8wj/") {
+		t.Errorf("digestAuth: %v", err)
 	}
 }
