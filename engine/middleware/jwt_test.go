@@ -204,7 +204,7 @@ func rawToken(header, claims string, sig []byte) string {
 }
 
 // challenge is the WWW-Authenticate of an invalid_token answer.
-func challenge(desc string) string {
+func jwtChallenge(desc string) string {
 	return `Bearer realm="traefik", error="invalid_token", error_description="` + desc + `"`
 }
 
@@ -269,7 +269,7 @@ func TestJWT(t *testing.T) {
 	}
 	ok := func(name string, hdr ...string) tc { return tc{name: name, hdr: hdr, status: 200} }
 	bad := func(name, desc string, hdr ...string) tc {
-		return tc{name: name, hdr: hdr, status: 401, auth: challenge(desc)}
+		return tc{name: name, hdr: hdr, status: 401, auth: jwtChallenge(desc)}
 	}
 	unsigned := rawToken(`{"alg":"none","typ":"JWT"}`, `{"iss":"https://idp.test","aud":"api","exp":1900000000}`, nil)
 	tests := []tc{
@@ -355,7 +355,7 @@ func TestJWTKeyRotation(t *testing.T) {
 	echoed(t, url, tok(k.rsa, "r1"))
 	jwks.serve(jose.JSONWebKey{Key: &k.rsa2.PublicKey, KeyID: "r2"})
 	clk.add(5 * time.Second)
-	expectDenied(t, url, 401, challenge("no key matches the token"), tok(k.rsa2, "r2"))
+	expectDenied(t, url, 401, jwtChallenge("no key matches the token"), tok(k.rsa2, "r2"))
 	if n := jwks.hits.Load(); n != 1 {
 		t.Fatalf("refreshed within the rate limit: %d fetches", n)
 	}
@@ -365,9 +365,9 @@ func TestJWTKeyRotation(t *testing.T) {
 	if n := jwks.hits.Load(); n != 2 {
 		t.Errorf("%d fetches, want 2", n)
 	}
-	expectDenied(t, url, 401, challenge("no key matches the token"), tok(k.rsa, "r1"))
+	expectDenied(t, url, 401, jwtChallenge("no key matches the token"), tok(k.rsa, "r1"))
 	clk.add(10 * time.Second)
-	expectDenied(t, url, 401, challenge("no key matches the token"), tok(k.rsa, "r1"))
+	expectDenied(t, url, 401, jwtChallenge("no key matches the token"), tok(k.rsa, "r1"))
 	if n := jwks.hits.Load(); n != 3 {
 		t.Errorf("%d fetches, want 3", n)
 	}
@@ -448,7 +448,7 @@ func TestJWTKeepsKeysWhenRefreshFails(t *testing.T) {
 	echoed(t, url, tok("r1"))
 	clk.add(time.Second)
 	echoed(t, url, tok("r1"))
-	expectDenied(t, url, 401, challenge("no key matches the token"), tok("r2"))
+	expectDenied(t, url, 401, jwtChallenge("no key matches the token"), tok("r2"))
 	clk.add(time.Hour)
 	echoed(t, url, tok("r1"))
 }
@@ -688,7 +688,7 @@ func TestJWTSecretKeys(t *testing.T) {
 		{"ES384 not allowed", sign(t, jwt.SigningMethodES384, k.ec384, c, nil), "signing algorithm is not allowed"},
 		{"RS256 by an unknown key", sign(t, jwt.SigningMethodRS256, k.rsaOther, c, nil), "token signature is invalid"},
 	} {
-		t.Run(tt.name, func(t *testing.T) { expectDenied(t, url, 401, challenge(tt.desc), bearer(tt.tok)) })
+		t.Run(tt.name, func(t *testing.T) { expectDenied(t, url, 401, jwtChallenge(tt.desc), bearer(tt.tok)) })
 	}
 
 	// HMAC keys are unused unless listed: the default algorithms refuse
@@ -704,7 +704,7 @@ func TestJWTSecretKeys(t *testing.T) {
 		t.Errorf("warnings %q", warnings)
 	}
 	url = front(t, nil, m.wrap)
-	expectDenied(t, url, 401, challenge("signing algorithm is not allowed"), bearer(sign(t, jwt.SigningMethodHS256, hmacKey, c, kid("h1"))))
+	expectDenied(t, url, 401, jwtChallenge("signing algorithm is not allowed"), bearer(sign(t, jwt.SigningMethodHS256, hmacKey, c, kid("h1"))))
 	echoed(t, url, bearer(sign(t, jwt.SigningMethodES256, k.ec256, c, nil)))
 }
 
@@ -727,7 +727,7 @@ func TestJWTClockSkew(t *testing.T) {
 			if tt.d >= time.Second {
 				echoed(t, url, tok(now.Add(-tt.d+time.Second)))
 			}
-			expectDenied(t, url, 401, challenge("token is expired"), tok(now.Add(-tt.d)))
+			expectDenied(t, url, 401, jwtChallenge("token is expired"), tok(now.Add(-tt.d)))
 		})
 	}
 }

@@ -60,6 +60,8 @@ var Kinds = []Kind{
 	kind("grpcWeb", newGrpcWeb),
 	kind("circuitBreaker", newCircuitBreaker),
 	kind("jwt", newJWT),
+	kind("basicAuth", newBasicAuth),
+	kind("digestAuth", newDigestAuth),
 	// New kinds go above this line, one row each.
 }
 

@@ -96,7 +96,7 @@ func compareFields(path string, a, b reflect.Type) []string {
 // The middleware kinds of the CRD that the engine does not implement yet,
 // refused with "kind ... is not supported by edgeroute yet" on the object.
 // Shrinks as kinds land; a kind implemented must leave this list.
-var notYetImplemented = []string{"basicAuth", "digestAuth",
+var notYetImplemented = []string{
 	"forwardAuth", "inFlightReq", "ipAllowList", "ipWhiteList",
 	"plugin", "rateLimit",
 }
