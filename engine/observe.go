@@ -318,6 +318,9 @@ func (s *Server) logRecord(ctx *fasthttp.RequestCtx, st *reqState) *accesslog.Re
 		}
 	}
 	r.RequestContentSize = st.reqBytes
+	if st.router != nil && len(st.mw.User) > 0 { // routed: st.mw was reset for this request
+		r.ClientUsername = r.Copy(st.mw.User)
+	}
 	if rr := st.router; rr != nil {
 		r.RouterName, r.ServiceName, r.ServiceURL = rr.r.Name, rr.r.Service, st.upURL
 		if u := st.upURL; u != "" {

@@ -127,6 +127,7 @@ func (b *basicAuth) wrap(next Handler) Handler {
 			unauthorized(ctx, b.challenge)
 			return
 		}
+		r.User = append(r.User[:0], user...) // for the access log
 		b.fwd.apply(ctx, user)
 		next(ctx, r)
 	}

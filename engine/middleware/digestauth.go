@@ -116,6 +116,7 @@ func (d *digestAuth) wrap(next Handler) Handler {
 			d.challenge(ctx, stale)
 			return
 		}
+		r.User = append(r.User[:0], user...) // for the access log
 		d.fwd.apply(ctx, user)
 		next(ctx, r)
 	}

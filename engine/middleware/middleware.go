@@ -81,6 +81,10 @@ type Request struct {
 	// ReverseProxy honours).
 	NoXFF bool
 
+	// User is the name an authentication middleware accepted (the
+	// access log's ClientUsername); empty when none did.
+	User []byte
+
 	// Buf is scratch space for kinds; its contents do not survive the
 	// next middleware.
 	Buf []byte
@@ -99,6 +103,7 @@ func (r *Request) Reset(raw []byte) {
 	r.ClientIP, r.Secure = netip.Addr{}, false
 	r.ChangesResponse, r.UpstreamErr, r.Attempt = false, nil, 0
 	r.NoXFF = false
+	r.User = r.User[:0]
 }
 
 // BuildContext is what a kind's build function may use besides its
