@@ -58,6 +58,7 @@ var Kinds = []Kind{
 	kind("contentType", newContentType),
 	kind("headers", newHeaders),
 	kind("grpcWeb", newGrpcWeb),
+	kind("rateLimit", newRateLimit),
 	// New kinds go above this line, one row each.
 }
 
