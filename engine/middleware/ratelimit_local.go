@@ -52,7 +52,8 @@ type rlShard struct {
 type rlBucket struct {
 	key        string
 	lim        *rate.Limiter
-	expiry     int64 // Unix seconds; expired when <= now
+	seen       time.Time // the latest time of a request
+	expiry     int64     // Unix seconds; expired when <= now
 	prev, next *rlBucket
 }
 
@@ -70,25 +71,40 @@ func newRLLocal(p rateLimitParams) *rlLocal {
 // the source's bucket and returns how long the request must wait for
 // it; a wait beyond maxDelay gives the token back (the request is
 // refused). ok is false when the bucket cannot take a request at all.
+//
+// Unlike Traefik, the reservation and its cancellation happen under one
+// lock, and a bucket's time never goes back: in Traefik, a refusal
+// cancelled after another request's reservation restores less than its
+// token (x/time/rate keeps the tokens reserved since), and a request
+// timed before the last one moves the limiter's clock back, crediting
+// that interval twice; under concurrent load the first loses budget and
+// the second adds some. Requests one at a time get Traefik's answers
+// exactly.
 func (l *rlLocal) allow(key []byte, now time.Time) (delay time.Duration, ok bool) {
-	lim := l.bucket(key, now)
-	res := lim.ReserveN(now, 1)
+	s := &l.shards[maphash.Bytes(l.seed, key)%rlShards]
+	s.mu.Lock()
+	b := s.bucket(key, now.Unix(), l)
+	if now.Before(b.seen) {
+		now = b.seen
+	} else {
+		b.seen = now
+	}
+	res := b.lim.ReserveN(now, 1)
 	if !res.OK() {
+		s.mu.Unlock()
 		return 0, false
 	}
 	delay = res.DelayFrom(now)
 	if delay > l.maxDelay {
 		res.CancelAt(now)
 	}
+	s.mu.Unlock()
 	return delay, true
 }
 
-// bucket returns the source's limiter, refreshing its expiry (ttlmap's
-// Get then Set, under one lock).
-func (l *rlLocal) bucket(key []byte, now time.Time) *rate.Limiter {
-	s := &l.shards[maphash.Bytes(l.seed, key)%rlShards]
-	sec := now.Unix()
-	s.mu.Lock()
+// bucket returns the source's bucket, refreshing its expiry (ttlmap's
+// Get then Set). s.mu is held.
+func (s *rlShard) bucket(key []byte, sec int64, l *rlLocal) *rlBucket {
 	b := s.items[string(key)]
 	if b != nil && b.expiry <= sec {
 		s.remove(b)
@@ -107,9 +123,7 @@ func (l *rlLocal) bucket(key []byte, now time.Time) *rate.Limiter {
 	b.prev, b.next = &s.lru, s.lru.next
 	s.lru.next.prev = b
 	s.lru.next = b
-	lim := b.lim
-	s.mu.Unlock()
-	return lim
+	return b
 }
 
 func (s *rlShard) remove(b *rlBucket) {

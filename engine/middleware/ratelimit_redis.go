@@ -7,12 +7,15 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"log/slog"
 	"runtime"
 	"strconv"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/redis/go-redis/v9"
+	"golang.org/x/time/rate"
 )
 
 // The Redis limiter: Traefik's redisLimiter. One Redis hash per source,
@@ -22,6 +25,13 @@ import (
 // key, fields and arithmetic are Traefik's, so edgeroute replicas (and
 // Traefik instances) using the same Redis and middleware name share one
 // budget. Times come from each proxy's clock, as in Traefik.
+//
+// One deliberate difference: a request whose time is before the
+// bucket's last update leaves last as it is, where Traefik's script
+// moves it back to that earlier time, so that the next request is
+// credited the interval between the two again. Concurrent requests reach
+// Redis out of order all the time (and proxies' clocks differ), so
+// Traefik's budget leaks by rate × the reordering: edgeroute's holds.
 
 // rlScript takes a token from the bucket KEYS[1]. ARGV: the rate in
 // tokens per microsecond, the burst, the ttl in seconds, the time in
@@ -43,9 +53,11 @@ if #state == 4 then
   end
 end
 
--- A clock behind the last update refills nothing.
+-- A request timed before the last update (proxies' clocks differ, and
+-- requests reach Redis out of order) refills nothing and leaves the
+-- last update as it is.
 if now < last then
-  last = now
+  now = last
 end
 tokens = math.min(tokens + rate * (now - last), burst) - 1
 
@@ -256,4 +268,23 @@ func rlRelease(e *rlClient) {
 	if last {
 		e.c.Close()
 	}
+}
+
+// go-redis's own messages (a failed dial, a connection pool problem),
+// which it prints to stderr, go to the default slog logger instead,
+// rate-limited like rlErrLog: rateLimit is go-redis's only user.
+func init() { redis.SetLogger(&rlRedisLog{lim: rate.NewLimiter(1, 5)}) }
+
+type rlRedisLog struct {
+	lim     *rate.Limiter
+	dropped atomic.Int64
+}
+
+func (l *rlRedisLog) Printf(_ context.Context, format string, v ...any) {
+	if !l.lim.Allow() {
+		l.dropped.Add(1)
+		return
+	}
+	slog.Default().LogAttrs(context.Background(), slog.LevelWarn, "rateLimit: redis client: "+fmt.Sprintf(format, v...),
+		slog.Int64("unlogged", l.dropped.Swap(0)))
 }
