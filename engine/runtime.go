@@ -4,6 +4,7 @@ import (
 	"crypto/tls"
 	"fmt"
 	"github.com/edgeroute/edgeroute/engine/metrics"
+	"log/slog"
 	"net"
 	"net/http"
 	"net/url"
@@ -392,8 +393,13 @@ func build(static *Static, snap *spec.Snapshot, ups *upstreams, reg *lb.Registry
 	if prev != nil {
 		prevBuilt = prev.built
 	}
+	mwLog := slog.New(slog.DiscardHandler) // tools (check, explain) log nothing
+	if elog != nil {
+		mwLog = elog.log.With("component", "middleware")
+	}
 	built := middleware.Build(snap.Middlewares, middleware.BuildContext{
 		Previous: prevBuilt,
+		Log:      mwLog,
 		Service: func(name string) (middleware.Handler, error) {
 			sv, err := buildService(name, nil)
 			if err != nil {

@@ -62,6 +62,7 @@ var Kinds = []Kind{
 	kind("jwt", newJWT),
 	kind("basicAuth", newBasicAuth),
 	kind("digestAuth", newDigestAuth),
+	kind("rateLimit", newRateLimit),
 	// New kinds go above this line, one row each.
 }
 

@@ -144,6 +144,7 @@ var resolvers = map[string]resolver{
 	"jwt":        resolverOf(resolveJWT),
 	"basicAuth":  resolverOf(resolveBasicAuth),
 	"digestAuth": resolverOf(resolveDigestAuth),
+	"rateLimit":  resolverOf(resolveRateLimit),
 	// New resolvers go above this line, one row each.
 }
 
