@@ -15,10 +15,13 @@
 package main
 
 import (
+	"encoding/base64"
+
 	"bufio"
 	"errors"
 	"flag"
 	"fmt"
+	"golang.org/x/crypto/bcrypt"
 	"io"
 	"net"
 	"net/http"
@@ -43,7 +46,8 @@ func main() {
 		ns       = flag.String("n", "1,1000,10000,100000", "route counts, comma-separated")
 		variants = flag.String("variant", "simple,mixed", "rule sets: simple (one Host per route), mixed (Host && PathPrefix under 8 hosts, with Header, Method and HostRegexp), "+
 			"mw0 and mw (one Host per route, path /api/x; mw adds stripPrefix, headers (a request header, three security headers) and a redirectScheme that lets the request through), "+
-			"gzip and zstd (one Host per route, a 16 KiB JSON answer compressed by the compress middleware, nginx's and HAProxy's gzip; the client accepts only that encoding)")
+			"gzip and zstd (one Host per route, a 16 KiB JSON answer compressed by the compress middleware, nginx's and HAProxy's gzip; the client accepts only that encoding), "+
+			"auth, ratelimit and obs (mw0's routes with basicAuth (bcrypt), with a local rateLimit that never refuses, with metrics and an access log; edgeroute only: compare with mw0)")
 		rounds   = flag.Int("rounds", 3, "interleaved rounds per scenario")
 		duration = flag.Duration("duration", 10*time.Second, "load duration per measurement")
 		conns    = flag.Int("conns", 64, "keep-alive connections")
@@ -265,6 +269,17 @@ spec:
 				loc = `location / { rewrite ^/api(/.*)$ $1 break; proxy_set_header X-Forwarded-Prefix /api; proxy_set_header X-Edge 1; ` +
 					`add_header X-Frame-Options DENY; add_header X-Content-Type-Options nosniff; add_header X-XSS-Protection "1; mode=block"; proxy_pass http://up; }`
 			}
+		case "auth", "ratelimit", "obs":
+			// Against mw0: basicAuth with a bcrypt user, a local rateLimit
+			// that never refuses, and mw0's routes with metrics and an
+			// access log on. edgeroute only (-targets edgeroute).
+			path = "/api/x"
+			switch sc.variant {
+			case "auth":
+				mws = "      middlewares: [{name: auth}]\n"
+			case "ratelimit":
+				mws = "      middlewares: [{name: rl}]\n"
+			}
 		case "gzip", "zstd":
 			path = "/json"
 			mws = "      middlewares: [{name: compress}]\n"
@@ -276,6 +291,13 @@ spec:
 		sc.hosts, sc.paths, sc.headers, sc.methods = append(sc.hosts, host), append(sc.paths, path), append(sc.headers, hdr), append(sc.methods, method)
 	}
 	ir.WriteString(benchMiddlewares)
+	if sc.variant == "auth" {
+		hash, err := bcrypt.GenerateFromPassword([]byte("bench"), bcrypt.DefaultCost)
+		if err != nil {
+			return err
+		}
+		fmt.Fprintf(&ir, benchAuth, base64.StdEncoding.EncodeToString([]byte("bench:"+string(hash))))
+	}
 	if err := os.WriteFile(filepath.Join(sc.dir, "manifests", "bench.yaml"), []byte(ir.String()), 0o644); err != nil {
 		return err
 	}
@@ -340,6 +362,28 @@ kind: Middleware
 metadata: {name: compress, namespace: bench}
 spec:
   compress: {}
+---
+apiVersion: traefik.io/v1alpha1
+kind: Middleware
+metadata: {name: rl, namespace: bench}
+spec:
+  rateLimit: {average: 100000000, burst: 100000000}
+`
+
+// benchAuth is the auth variant's basicAuth and its Secret (a bcrypt
+// user, "bench:bench", at Go's default cost).
+const benchAuth = `---
+apiVersion: traefik.io/v1alpha1
+kind: Middleware
+metadata: {name: auth, namespace: bench}
+spec:
+  basicAuth: {secret: users}
+---
+apiVersion: v1
+kind: Secret
+metadata: {name: users, namespace: bench}
+data:
+  users: %s
 `
 
 // gzipLevel is the gzip level given to nginx and HAProxy: that of the
@@ -446,8 +490,13 @@ func (sc *scenario) start(target, binary string, withTLS bool) (*exec.Cmd, int, 
 			}
 			binary = baseBinary
 		}
-		cmd = exec.Command("taskset", "-c", "0", binary, fmt.Sprintf("--entryPoints.web.address=127.0.0.1:%d", port),
-			"--providers.manifests.directory="+filepath.Join(sc.dir, manifests))
+		args := []string{fmt.Sprintf("--entryPoints.web.address=127.0.0.1:%d", port),
+			"--providers.manifests.directory=" + filepath.Join(sc.dir, manifests)}
+		if sc.variant == "obs" {
+			args = append(args, "--entryPoints.traefik.address=127.0.0.1:0", "--metrics.prometheus",
+				"--accessLog.filePath="+filepath.Join(sc.dir, "access.log"))
+		}
+		cmd = exec.Command("taskset", append([]string{"-c", "0", binary}, args...)...)
 		cmd.Env = append(os.Environ(), "GOMAXPROCS=1")
 	case "nginx":
 		conf := filepath.Join(sc.dir, nginxConf)
@@ -547,8 +596,11 @@ func (sc *scenario) writeScript(path string, closeConn bool) error {
 	req := `local host, p, h, m = "r" .. i .. ".bench.test", "/", nil, "GET"`
 	enc := ""
 	switch sc.variant {
-	case "mw0", "mw":
+	case "mw0", "mw", "ratelimit", "obs":
 		req = `local host, p, h, m = "r" .. i .. ".bench.test", "/api/x", nil, "GET"`
+	case "auth":
+		req = `local host, p, h, m = "r" .. i .. ".bench.test", "/api/x", nil, "GET"`
+		enc = "\n  headers[\"Authorization\"] = \"Basic YmVuY2g6YmVuY2g=\""
 	case "gzip", "zstd":
 		req = `local host, p, h, m = "r" .. i .. ".bench.test", "/json", nil, "GET"`
 		enc = "\n  headers[\"Accept-Encoding\"] = \"" + sc.variant + "\""
@@ -627,6 +679,9 @@ func waitRouteWith(client *http.Client, scheme string, port int, sc *scenario, i
 		if sc.headers[i] != "" {
 			k, v, _ := strings.Cut(sc.headers[i], ": ")
 			req.Header.Set(k, v)
+		}
+		if sc.variant == "auth" {
+			req.SetBasicAuth("bench", "bench")
 		}
 		resp, err := client.Do(req)
 		if err == nil {
