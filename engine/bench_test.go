@@ -33,7 +33,7 @@ func inmemoryEngine(tb testing.TB, stream bool) (fasthttp.RequestHandler, func(s
 	}); len(p) > 0 {
 		tb.Fatal(p)
 	}
-	up, _ := s.ups.get("http://upstream:80")
+	up, _ := s.ups.get("http://upstream:80", "")
 	up.hc.Dial = dial
 	up.hc.StreamResponseBody = stream
 	return s.handler(&listener{name: "web", cfg: static.EntryPoints["web"]}), dial
