@@ -543,6 +543,7 @@ func wantGrants() map[string]string {
 	want := map[string]string{
 		"/services":                       read,
 		"/secrets":                        read,
+		"/configmaps":                     read,
 		"/nodes":                          read,
 		"discovery.k8s.io/endpointslices": read,
 		"/events":                         write,

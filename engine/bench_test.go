@@ -36,7 +36,7 @@ func inmemoryEngine(tb testing.TB, stream bool, args ...string) (fasthttp.Reques
 	}); len(p) > 0 {
 		tb.Fatal(p)
 	}
-	up, _ := s.ups.get("http://upstream:80")
+	up, _ := s.ups.get("http://upstream:80", "")
 	up.hc.Dial = dial
 	up.hc.StreamResponseBody = stream
 	l := &listener{name: "web", cfg: static.EntryPoints["web"]}

@@ -391,10 +391,7 @@ func TestUpdateEndpoints(t *testing.T) {
 		t.Fatal("UpdateEndpoints replaced the compiled table")
 	}
 	// The pool of a, no longer used, is closed; b's is kept.
-	s.ups.mu.Lock()
-	_, hasA := s.ups.m[a]
-	_, hasB := s.ups.m[b]
-	s.ups.mu.Unlock()
+	hasA, hasB := s.ups.has(a), s.ups.has(b)
 	if hasA || !hasB {
 		t.Fatalf("upstream pools: a %v, b %v", hasA, hasB)
 	}

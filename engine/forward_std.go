@@ -2,7 +2,6 @@ package engine
 
 import (
 	"bytes"
-	"context"
 	"io"
 	"net/http"
 	"slices"
@@ -34,7 +33,10 @@ func forwardStd(ctx *fasthttp.RequestCtx, st *reqState, u *upstream) error {
 		length = 0
 	}
 	stream := h2StreamOf(ctx)
-	var rctx context.Context = ctx
+	// Not ctx itself: net/http's transport reads its context after the
+	// request (canceling what it derived), when fasthttp may already be
+	// reusing the RequestCtx for the next one.
+	rctx := u.ctx
 	if stream != nil {
 		rctx = stream.r.Context()
 	}

@@ -21,6 +21,7 @@ import (
 // server sees at its next pick.
 type prober struct {
 	cfg    spec.HealthCheck
+	tr     *transport // the service's: its TLS configuration verifies https servers
 	target *url.URL
 	state  *lb.State
 	cancel context.CancelFunc
@@ -40,8 +41,9 @@ func newHealthChecks(ctx context.Context, log *slog.Logger) *healthChecks {
 	return &healthChecks{ctx: ctx, log: log, probes: map[string]*prober{}}
 }
 
-// sync starts and stops probers to match the services of snap.
-func (h *healthChecks) sync(snap *spec.Snapshot, reg *lb.Registry) {
+// sync starts and stops probers to match the services of snap; ups has
+// snap's transports.
+func (h *healthChecks) sync(snap *spec.Snapshot, reg *lb.Registry, ups *upstreams) {
 	h.mu.Lock()
 	defer h.mu.Unlock()
 	want := map[string]bool{}
@@ -49,10 +51,14 @@ func (h *healthChecks) sync(snap *spec.Snapshot, reg *lb.Registry) {
 		if sv.LoadBalancer == nil || sv.LoadBalancer.HealthCheck == nil {
 			continue
 		}
+		tr := ups.transportOf(sv.LoadBalancer.ServersTransport)
+		if tr == nil {
+			continue // the service is not built
+		}
 		for _, server := range snap.Endpoints[sv.LoadBalancer.EndpointsKey] {
 			key := name + " " + server.URL
 			want[key] = true
-			if p := h.probes[key]; p != nil && reflect.DeepEqual(p.cfg, *sv.LoadBalancer.HealthCheck) {
+			if p := h.probes[key]; p != nil && reflect.DeepEqual(p.cfg, *sv.LoadBalancer.HealthCheck) && p.tr == tr {
 				continue
 			}
 			if p := h.probes[key]; p != nil {
@@ -63,7 +69,7 @@ func (h *healthChecks) sync(snap *spec.Snapshot, reg *lb.Registry) {
 				continue
 			}
 			ctx, cancel := context.WithCancel(h.ctx)
-			p := &prober{cfg: *sv.LoadBalancer.HealthCheck, target: target, state: reg.State(key), cancel: cancel}
+			p := &prober{cfg: *sv.LoadBalancer.HealthCheck, tr: tr, target: target, state: reg.State(key), cancel: cancel}
 			h.probes[key] = p
 			go p.run(ctx, h.log.With("service", name, "server", server.URL))
 		}
@@ -77,7 +83,11 @@ func (h *healthChecks) sync(snap *spec.Snapshot, reg *lb.Registry) {
 }
 
 func (p *prober) run(ctx context.Context, log *slog.Logger) {
-	client := &http.Client{Transport: &http.Transport{DisableKeepAlives: true, DialContext: (&net.Dialer{Timeout: p.cfg.Timeout}).DialContext}}
+	// As in Traefik, the probe goes through the service's
+	// ServersTransport: here its TLS configuration (roots, server name,
+	// client certificates).
+	client := &http.Client{Transport: &http.Transport{DisableKeepAlives: true, DialContext: (&net.Dialer{Timeout: p.cfg.Timeout}).DialContext,
+		TLSClientConfig: p.tr.tls.Clone()}}
 	if !p.cfg.FollowRedirects {
 		client.CheckRedirect = func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }
 	}

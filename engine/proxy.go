@@ -314,6 +314,9 @@ func appendXFF(req *fasthttp.Request, st *reqState) {
 // streaming its body. passHost keeps the client's Host header. Upgrades
 // (WebSocket) take over the connection instead.
 func forward(ctx *fasthttp.RequestCtx, st *reqState, u *upstream, passHost bool) error {
+	if u.refuse != nil {
+		return u.refuse
+	}
 	req := &ctx.Request
 	h := &req.Header
 	if isWebSocket(h) {

@@ -1,18 +1,14 @@
 package engine
 
 import (
-	"crypto/tls"
+	"context"
 	"fmt"
 	"github.com/edgeroute/edgeroute/engine/metrics"
 	"log/slog"
-	"net"
-	"net/http"
-	"net/url"
 	"reflect"
 	"runtime/debug"
 	"slices"
 	"strings"
-	"sync"
 	"time"
 
 	"github.com/valyala/fasthttp"
@@ -283,7 +279,7 @@ func (s *Server) Apply(snap *spec.Snapshot) []spec.Problem {
 	s.rt.Store(rt)
 	s.releaseMemory()
 	s.ups.sweep(rt)
-	s.health.sync(snap, s.reg)
+	s.health.sync(snap, s.reg, s.ups)
 	s.reg.Sweep(rt.stateKeys)
 	return problems
 }
@@ -337,7 +333,7 @@ func (s *Server) UpdateEndpoints(changes map[string][]spec.Server) {
 	}
 	if touched {
 		s.ups.sweep(rt)
-		s.health.sync(rt.snapshot, s.reg)
+		s.health.sync(rt.snapshot, s.reg, s.ups)
 		s.reg.Sweep(rt.stateKeys)
 	}
 }
@@ -348,7 +344,8 @@ func (s *Server) Runtime() *Runtime { return s.rt.Load() }
 // Build compiles a snapshot for the entry points of static without serving
 // it, for tools (explain, check): the same tables and problems as Apply.
 func Build(static *Static, snap *spec.Snapshot) (*Runtime, []spec.Problem) {
-	return build(static, snap, newUpstreams(nil), lb.NewRegistry(), nil, nil)
+	upTLS, _ := static.ServersTransport.UpstreamTLS()
+	return build(static, snap, newUpstreams(context.Background(), staticTransport(upTLS)), lb.NewRegistry(), nil, nil)
 }
 
 // build compiles a snapshot for the entry points of static. Upstream
@@ -359,7 +356,9 @@ func Build(static *Static, snap *spec.Snapshot) (*Runtime, []spec.Problem) {
 func build(static *Static, snap *spec.Snapshot, ups *upstreams, reg *lb.Registry, prev *Runtime, elog *errorLog) (*Runtime, []spec.Problem) {
 	rt := &Runtime{entry: map[string]*entryRuntime{}, secure: map[string]*entryRuntime{}, snapshot: snap, Compiled: true, stateKeys: map[string]bool{}, lbs: map[string][]*lbService{}}
 	reuse := prev != nil && len(prev.entry) > 0 && sameRouting(prev.snapshot, snap)
-	var problems []spec.Problem
+	// The ServersTransports first: load balancers take their upstreams
+	// through them.
+	problems := ups.configure(snap.ServersTransports)
 	services := map[string]service{}
 	failed := map[string]error{}
 	var wrapped []*mwService
@@ -371,7 +370,7 @@ func build(static *Static, snap *spec.Snapshot, ups *upstreams, reg *lb.Registry
 		if err, ok := failed[name]; ok {
 			return nil, err // a service in error stays so, as in Traefik
 		}
-		sv, err := buildOne(name, stack, snap, rt, ups, reg, elog, buildService)
+		sv, err := buildOne(name, stack, snap, rt, ups, reg, elog, buildService, func(p spec.Problem) { problems = append(problems, p) })
 		if err != nil {
 			failed[name] = err
 			return nil, err
@@ -581,112 +580,4 @@ func defaultEntryPoints(static *Static) []string {
 		return def
 	}
 	return all
-}
-
-// upstream is one backend server with its connection pool. Upstreams are
-// kept across reloads by URL, so a reload never drops pooled connections.
-type upstream struct {
-	url      string
-	hostPort string
-	tls      *tls.Config // for https upstreams
-	hc       *fasthttp.HostClient
-	// rt, for h2c and https upstreams, is net/http's transport: HTTP/2
-	// (prior knowledge for h2c, by ALPN for https) with trailers and
-	// immediate flushing, which gRPC needs. HTTP/1.1 upstreams use hc.
-	rt   *http.Transport
-	base string // "http://host:port" or "https://host:port", for rt
-}
-
-type upstreams struct {
-	mu  sync.Mutex
-	m   map[string]*upstream
-	tls *tls.Config // serversTransport: roots and verification for https upstreams
-}
-
-func newUpstreams(t *tls.Config) *upstreams { return &upstreams{m: map[string]*upstream{}, tls: t} }
-
-func (u *upstreams) get(rawURL string) (*upstream, error) {
-	u.mu.Lock()
-	defer u.mu.Unlock()
-	if up, ok := u.m[rawURL]; ok {
-		return up, nil
-	}
-	p, err := url.Parse(rawURL)
-	if err != nil || p.Host == "" {
-		return nil, fmt.Errorf("invalid server URL %q", rawURL)
-	}
-	host := p.Host
-	if p.Port() == "" {
-		port := "80"
-		if p.Scheme == "https" {
-			port = "443"
-		}
-		host = net.JoinHostPort(p.Hostname(), port)
-	}
-	tlsCfg := u.tls.Clone()
-	up := &upstream{url: rawURL, hostPort: host, tls: tlsCfg, hc: &fasthttp.HostClient{
-		Addr:                          host,
-		IsTLS:                         p.Scheme == "https",
-		TLSConfig:                     tlsCfg,
-		StreamResponseBody:            true,
-		DisablePathNormalizing:        true,
-		NoDefaultUserAgentHeader:      true,
-		DisableHeaderNamesNormalizing: false,
-		MaxConns:                      1 << 16,
-		MaxIdleConnDuration:           90 * time.Second, // Traefik's idleConnTimeout
-		Dial:                          dialer(30 * time.Second),
-		ReadBufferSize:                32 << 10, // the largest response header block
-		WriteBufferSize:               32 << 10,
-		MaxIdemponentCallAttempts:     2, // one retry of an idempotent request on a dead pooled connection
-	}}
-	switch p.Scheme {
-	case "h2c", "https":
-		var protos http.Protocols
-		up.base = "https://" + host
-		if p.Scheme == "h2c" {
-			protos.SetUnencryptedHTTP2(true)
-			up.base = "http://" + host
-		} else {
-			protos.SetHTTP1(true)
-			protos.SetHTTP2(true)
-		}
-		up.rt = &http.Transport{
-			Protocols:           &protos,
-			TLSClientConfig:     tlsCfg,
-			DialContext:         (&net.Dialer{Timeout: 30 * time.Second, KeepAlive: 30 * time.Second}).DialContext,
-			MaxIdleConnsPerHost: 200, // Traefik's serversTransport.maxIdleConnsPerHost
-			IdleConnTimeout:     90 * time.Second,
-			DisableCompression:  true,
-			HTTP2:               &http.HTTP2Config{SendPingTimeout: 0, PingTimeout: 15 * time.Second},
-		}
-	}
-	u.m[rawURL] = up
-	return up, nil
-}
-
-// sweep closes the pools of upstreams that rt no longer uses.
-func (u *upstreams) sweep(rt *Runtime) {
-	live := map[string]bool{}
-	for _, servers := range rt.snapshot.Endpoints {
-		for _, s := range servers {
-			live[s.URL] = true
-		}
-	}
-	u.mu.Lock()
-	defer u.mu.Unlock()
-	for k, up := range u.m {
-		if !live[k] {
-			up.hc.CloseIdleConnections()
-			if up.rt != nil {
-				up.rt.CloseIdleConnections()
-			}
-			delete(u.m, k)
-		}
-	}
-}
-
-func dialer(timeout time.Duration) fasthttp.DialFunc {
-	return func(addr string) (net.Conn, error) {
-		return fasthttp.DialTimeout(addr, timeout)
-	}
 }

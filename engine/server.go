@@ -107,7 +107,6 @@ func NewServer(static *Static, log *slog.Logger) *Server {
 		s.storeErr = err
 		upTLS = &tls.Config{}
 	}
-	s.ups = newUpstreams(upTLS)
 	for name := range static.EntryPoints {
 		st, err := tlsmux.NewStore()
 		if err != nil {
@@ -118,6 +117,7 @@ func NewServer(static *Static, log *slog.Logger) *Server {
 	}
 	ctx, cancel := context.WithCancel(context.Background())
 	s.health, s.stop = newHealthChecks(ctx, s.log), cancel
+	s.ups = newUpstreams(ctx, staticTransport(upTLS))
 	s.rt.Store(emptyRuntime())
 	return s
 }

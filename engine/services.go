@@ -52,7 +52,7 @@ func (s *lbService) setServers(servers []spec.Server, ups *upstreams, reg *lb.Re
 	def := s.def
 	var eps []*lb.Endpoint
 	for _, sv := range servers {
-		up, err := ups.get(sv.URL)
+		up, err := ups.get(sv.URL, def.LoadBalancer.ServersTransport)
 		if err != nil {
 			continue
 		}

@@ -18,7 +18,7 @@ import (
 // with its messages. stack lists the services being built around it,
 // outermost first.
 func buildOne(name string, stack []string, snap *spec.Snapshot, rt *Runtime, ups *upstreams, reg *lb.Registry, elog *errorLog,
-	buildService func(string, []string) (service, error)) (service, error) {
+	buildService func(string, []string) (service, error), warn func(spec.Problem)) (service, error) {
 	def := snap.Services[name]
 	if def == nil {
 		return nil, fmt.Errorf("service %s does not exist", name)
@@ -70,6 +70,16 @@ func buildOne(name string, stack []string, snap *spec.Snapshot, rt *Runtime, ups
 	switch {
 	case def.LoadBalancer != nil:
 		servers := snap.Endpoints[def.LoadBalancer.EndpointsKey]
+		tr := ups.transportOf(def.LoadBalancer.ServersTransport)
+		if tr == nil {
+			// Traefik: "getting RoundTripper: servers transport not
+			// found"; the service, and its routers, are not built.
+			return nil, fmt.Errorf("service %s: servers transport not found %s", name, def.LoadBalancer.ServersTransport)
+		}
+		if tr.disableHTTP2 && slices.ContainsFunc(servers, func(s spec.Server) bool { return strings.HasPrefix(s.URL, "h2c:") }) {
+			warn(spec.Problem{Ref: def.Ref, Warning: true, Err: fmt.Errorf(
+				"service %s: h2c servers with serversTransport %s, which disables HTTP/2: as in Traefik, their requests fail with 500 (unsupported protocol scheme \"h2c\")", name, tr.name)})
+		}
 		for _, s := range servers {
 			rt.stateKeys[def.Name+" "+s.URL] = true
 		}

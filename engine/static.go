@@ -50,9 +50,9 @@ type Static struct {
 	AllowExternalNameServices bool
 	AllowEmptyServices        bool
 	NativeLBByDefault         bool
-	// ServersTransport is the static serversTransport: how https
-	// upstreams are verified (the per-service ServersTransport CRD is not
-	// supported yet).
+	// ServersTransport is the static serversTransport (Traefik's
+	// default@internal): how https upstreams of load balancers that name
+	// no ServersTransport are verified.
 	ServersTransport ServersTransport
 	// GraceTimeout bounds the drain on SIGTERM
 	// (entryPoints.NAME.transport.lifeCycle.graceTimeOut).

@@ -48,9 +48,9 @@ func TestTraefikServiceAllocs(t *testing.T) {
 	if p := s.Apply(snap); len(p) > 0 {
 		t.Fatal(p)
 	}
-	s.health.sync(&spec.Snapshot{}, s.reg) // no probes: the upstream is in memory
+	s.health.sync(&spec.Snapshot{}, s.reg, s.ups) // no probes: the upstream is in memory
 	s.reg.State("hcs http://upstream:80").SetUp(true)
-	up, _ := s.ups.get("http://upstream:80")
+	up, _ := s.ups.get("http://upstream:80", "")
 	up.hc.Dial = func(string) (net.Conn, error) { return upLn.Dial() }
 	up.hc.StreamResponseBody = false
 	h := s.handler(&listener{name: "web", cfg: static.EntryPoints["web"]})

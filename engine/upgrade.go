@@ -25,14 +25,21 @@ func upgrade(ctx *fasthttp.RequestCtx, st *reqState, u *upstream, passHost bool)
 		req.Header.SetHost(u.hostPort)
 	}
 	appendXFF(req, st)
-	conn, err := net.DialTimeout("tcp", u.hostPort, 30*time.Second)
+	d := net.Dialer{Timeout: u.tr.dial, KeepAlive: 30 * time.Second}
+	conn, err := d.Dial("tcp", u.hostPort)
 	if err != nil {
 		return err
 	}
 	if u.hc.IsTLS {
-		host, _, _ := net.SplitHostPort(u.hostPort)
 		cfg := u.tls.Clone()
-		cfg.ServerName = host
+		if cfg == nil {
+			cfg = &tls.Config{}
+		}
+		if cfg.ServerName == "" {
+			// The URL's host, as Go's transport; a ServersTransport's
+			// serverName overrides it.
+			cfg.ServerName, _, _ = net.SplitHostPort(u.hostPort)
+		}
 		tc := tls.Client(conn, cfg)
 		if err := tc.Handshake(); err != nil {
 			conn.Close()

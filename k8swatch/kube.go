@@ -73,6 +73,10 @@ const secretFieldSelector = "type!=helm.sh/release.v1,type!=kubernetes.io/servic
 // before caching.
 var secretKeys = map[string]bool{"tls.crt": true, "tls.key": true, "tls.ca": true, "ca.crt": true, "users": true}
 
+// configMapKeys are the ConfigMap keys a ServersTransport's rootCAs read;
+// ConfigMaps are cached with those only (most hold neither).
+var configMapKeys = map[string]bool{"tls.ca": true, "ca.crt": true}
+
 // traefikGroups are watched in this order; traefik.containo.us is the
 // group Traefik v2 used (v3 dropped it; we still read it, with a warning).
 var traefikGroups = []string{crd.GroupName, "traefik.containo.us"}
@@ -88,7 +92,7 @@ var traefikKinds = map[string]string{
 }
 
 // Kube is the cluster provider: informers for the Traefik kinds, Services,
-// EndpointSlices, Secrets and Nodes feed one object store; every change to
+// EndpointSlices, Secrets, ConfigMaps and Nodes feed one object store; every change to
 // what routing reads leads to a rebuild, except EndpointSlice changes,
 // which update only their Service's endpoint tables.
 //
@@ -183,7 +187,8 @@ func (k *Kube) Run(ctx context.Context, sink Sink, ready chan<- struct{}) error 
 		syncs = append(syncs,
 			k.watch(k.informer(ctx, gvrService, ns, "", slim), "Service"),
 			k.watch(k.informer(ctx, gvrEndpointSlice, ns, "", slim), "EndpointSlice"),
-			k.watch(k.informer(ctx, gvrSecret, ns, secretFieldSelector, slim), "Secret"))
+			k.watch(k.informer(ctx, gvrSecret, ns, secretFieldSelector, slim), "Secret"),
+			k.watch(k.informer(ctx, gvrConfigMap, ns, "", slim), "ConfigMap"))
 		for _, gvr := range gvrs {
 			syncs = append(syncs, k.watch(k.informer(ctx, gvr, ns, "", toTyped), traefikKinds[gvr.Resource]))
 		}
@@ -271,6 +276,7 @@ func (k *Kube) servedKinds(ctx context.Context) ([]schema.GroupVersionResource, 
 var (
 	gvrService       = schema.GroupVersionResource{Version: "v1", Resource: "services"}
 	gvrSecret        = schema.GroupVersionResource{Version: "v1", Resource: "secrets"}
+	gvrConfigMap     = schema.GroupVersionResource{Version: "v1", Resource: "configmaps"}
 	gvrNode          = schema.GroupVersionResource{Version: "v1", Resource: "nodes"}
 	gvrEndpointSlice = schema.GroupVersionResource{Group: "discovery.k8s.io", Version: "v1", Resource: "endpointslices"}
 )
@@ -319,6 +325,8 @@ func toCore(obj any) (any, error) {
 		typed = &corev1.Service{}
 	case "Secret":
 		typed = &corev1.Secret{}
+	case "ConfigMap":
+		typed = &corev1.ConfigMap{}
 	case "Node":
 		typed = &corev1.Node{}
 	case "EndpointSlice":
@@ -377,6 +385,12 @@ func (k *Kube) mark(kind string, obj any, svcs []string) {
 		// Only Secrets the configuration reads (or looked for and did not
 		// find) change it.
 		if k.deps != nil && !k.usesSecret(obj) {
+			return
+		}
+		k.full = true
+	case "ConfigMap":
+		// Likewise for the ConfigMaps of ServersTransport rootCAs.
+		if m, ok := obj.(metav1.Object); ok && k.deps != nil && !k.deps.UsesConfigMap(m.GetNamespace(), m.GetName()) {
 			return
 		}
 		k.full = true
@@ -475,13 +489,17 @@ func relevantChange(old, obj any) bool {
 	case *corev1.Secret:
 		o, ok := old.(*corev1.Secret)
 		return !ok || o.Type != n.Type || !reflect.DeepEqual(o.Data, n.Data)
+	case *corev1.ConfigMap:
+		o, ok := old.(*corev1.ConfigMap)
+		return !ok || !reflect.DeepEqual(o.Data, n.Data)
 	}
 	return true
 }
 
 // slim trims the typed objects kept in the informers' caches to what
 // translation reads: large clusters hold many Nodes (with images and
-// conditions) and Secrets (with kubectl's last-applied copy).
+// conditions), Secrets (with kubectl's last-applied copy) and ConfigMaps
+// (of which only CA bundles are read).
 func slim(obj any) (any, error) {
 	switch o := obj.(type) {
 	case *corev1.Node:
@@ -502,6 +520,20 @@ func slim(obj any) (any, error) {
 		return &corev1.Secret{
 			ObjectMeta: metav1.ObjectMeta{Name: o.Name, Namespace: o.Namespace, UID: o.UID, ResourceVersion: o.ResourceVersion},
 			Type:       o.Type,
+			Data:       data,
+		}, nil
+	case *corev1.ConfigMap:
+		var data map[string]string
+		for k, v := range o.Data {
+			if configMapKeys[k] {
+				if data == nil {
+					data = map[string]string{}
+				}
+				data[k] = v
+			}
+		}
+		return &corev1.ConfigMap{
+			ObjectMeta: metav1.ObjectMeta{Name: o.Name, Namespace: o.Namespace, UID: o.UID, ResourceVersion: o.ResourceVersion},
 			Data:       data,
 		}, nil
 	case metav1.Object:

@@ -574,3 +574,59 @@ func selfSignedPEM(t *testing.T, host string, serial int64) (crt, key []byte) {
 	kd, _ := x509.MarshalECPrivateKey(k)
 	return pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: der}), pem.EncodeToMemory(&pem.Block{Type: "EC PRIVATE KEY", Bytes: kd})
 }
+
+// A ServersTransport and the ConfigMap its rootCAs name are watched: the
+// CA reaches the snapshot, a change to the ConfigMap rebuilds, and
+// ConfigMaps are cached with their CA keys only.
+func TestClusterServersTransportConfigMap(t *testing.T) {
+	cp := cluster(t)
+	_, addrs := hosts(t, 1)
+	apply(t, cp, "apiVersion: v1\nkind: Namespace\nmetadata: {name: st}\n")
+	apply(t, cp, serviceYAML+"---"+sliceYAML, "whoami", "st", endpointsYAML(addrs[0]))
+	configMap := func(ca string) {
+		apply(t, cp, "apiVersion: v1\nkind: ConfigMap\nmetadata: {name: ca, namespace: st}\ndata: {ca.crt: %s, other: %s}\n", ca, strings.Repeat("x", 4096))
+	}
+	configMap("CA-1")
+	apply(t, cp, `
+apiVersion: traefik.io/v1alpha1
+kind: ServersTransport
+metadata: {name: tr, namespace: st}
+spec:
+  serverName: backend.test
+  rootCAs: [{configMap: ca}]
+---
+apiVersion: traefik.io/v1alpha1
+kind: IngressRoute
+metadata: {name: r, namespace: st}
+spec:
+  routes:
+    - match: Host(`+"`st.test`"+`)
+      services: [{name: whoami, port: 80, serversTransport: tr}]
+`)
+	srv, _, k := proxyKube(t, cp, KubeOptions{Namespaces: []string{"st"}})
+	ca := func() string {
+		snap := srv.Runtime().Snapshot()
+		st := snap.ServersTransports["st-tr@kubernetescrd"]
+		if st == nil || len(snap.Routers) != 1 || snap.Services[snap.Routers[0].Service].LoadBalancer.ServersTransport != st.Name || len(st.RootCAs) != 1 {
+			return fmt.Sprintf("%+v %v", st, snap.Problems)
+		}
+		return string(st.RootCAs[0])
+	}
+	if got := ca(); got != "CA-1" {
+		t.Fatalf("transport: %s", got)
+	}
+	k.mu.Lock()
+	cm, _ := k.st.byKind["ConfigMap"][" st/ca"].(*corev1.ConfigMap)
+	k.mu.Unlock()
+	if cm == nil || len(cm.Data) != 1 || cm.Data["ca.crt"] != "CA-1" {
+		t.Fatalf("cached ConfigMap: %+v", cm)
+	}
+	configMap("CA-2")
+	deadline := time.Now().Add(10 * time.Second)
+	for ca() != "CA-2" && time.Now().Before(deadline) {
+		time.Sleep(5 * time.Millisecond)
+	}
+	if got := ca(); got != "CA-2" {
+		t.Fatalf("after the ConfigMap update: %s", got)
+	}
+}

@@ -139,6 +139,14 @@ func (s *store) objects() *translate.Objects {
 			out.TLSStores = append(out.TLSStores, x)
 		}
 	}
+	for _, o := range s.byKind["ServersTransport"] {
+		if x, ok := o.(*crd.ServersTransport); ok {
+			out.ServersTransports = append(out.ServersTransports, x)
+		}
+	}
+	for _, o := range s.byKind["ConfigMap"] {
+		out.ConfigMaps = append(out.ConfigMaps, o.(*corev1.ConfigMap))
+	}
 	return out
 }
 

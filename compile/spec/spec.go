@@ -25,8 +25,12 @@ type Snapshot struct {
 	// than the rest; the engine swaps it in without recompiling routes.
 	Endpoints map[string][]Server
 	// TLS holds certificates and TLS options; nil when none are defined.
-	TLS      *TLS
-	Problems []Problem
+	TLS *TLS
+	// ServersTransports are the transports load balancers may name, by
+	// name (e.g. "default-mtls@kubernetescrd"). DefaultServersTransport is
+	// never in it: it is the static serversTransport.
+	ServersTransports map[string]*ServersTransport
+	Problems          []Problem
 }
 
 // DefaultTLSOptions names the options used by TLS routers that select
@@ -139,7 +143,63 @@ type LoadBalancer struct {
 	// as in Traefik); Passive marks servers down after failed requests.
 	HealthCheck *HealthCheck
 	Passive     *PassiveHealthCheck
+	// ServersTransport names how servers are connected to: a key of
+	// Snapshot.ServersTransports, or "" (or DefaultServersTransport) for
+	// the static serversTransport.
+	ServersTransport string
 }
+
+// DefaultServersTransport is Traefik's name for the static
+// serversTransport, which load balancers naming none use.
+const DefaultServersTransport = "default@internal"
+
+// ServersTransport is how edgeroute connects to the servers of the load
+// balancers that name it (a ServersTransport object), with Traefik's
+// provider defaults and fallbacks already applied.
+type ServersTransport struct {
+	Name string
+	Ref  Ref
+	// ServerName is the SNI sent and the name verified; "" is the server
+	// URL's host.
+	ServerName         string
+	InsecureSkipVerify bool
+	// RootCAs are PEM bundles, one per Secret or ConfigMap. When there is
+	// at least one, only they verify servers (not the system roots).
+	RootCAs [][]byte
+	// Certificates are the client certificates offered to servers.
+	Certificates []Certificate
+	// CipherSuites, MinVersion and MaxVersion hold crypto/tls identifiers
+	// (nil and 0: Go's defaults).
+	CipherSuites           []uint16
+	MinVersion, MaxVersion uint16
+	// MaxIdleConnsPerHost is passed to Go's transport as Traefik does: 0
+	// is net/http's default (2), a negative value disables reuse.
+	MaxIdleConnsPerHost int
+	DisableHTTP2        bool
+	// PeerCertSANs, when set, must include a name of the server
+	// certificate (whose chain is verified against RootCAs even with
+	// InsecureSkipVerify).
+	PeerCertSANs []SAN
+	// Forwarding timeouts; 0 is none. Traefik's defaults: dial 30s,
+	// idle connections 90s, HTTP/2 ping 15s.
+	DialTimeout           time.Duration
+	ResponseHeaderTimeout time.Duration
+	IdleConnTimeout       time.Duration
+	ReadIdleTimeout       time.Duration
+	PingTimeout           time.Duration
+}
+
+// SAN is a subject alternative name a server certificate must hold.
+type SAN struct {
+	Type  string // SANDNSName or SANURI
+	Value string
+}
+
+// Subject alternative name types of SAN.
+const (
+	SANDNSName = "DNSName"
+	SANURI     = "URI"
+)
 
 // HealthCheck is an active HTTP health check, with Traefik's defaults
 // applied: GET, interval 30s, unhealthyInterval = interval, timeout 5s,

@@ -16,6 +16,8 @@ type Deps struct {
 	nodes  bool               // some table lists node addresses (nodePortLB)
 	// secrets are the Secrets translation read ("ns/name"), found or not.
 	secrets map[string]bool
+	// configMaps are the ConfigMaps translation read, found or not.
+	configMaps map[string]bool
 }
 
 type table struct {
@@ -24,7 +26,8 @@ type table struct {
 }
 
 func newDeps() *Deps {
-	return &Deps{tables: map[string][]table{}, used: map[string]bool{}, failed: map[string]bool{}, secrets: map[string]bool{}}
+	return &Deps{tables: map[string][]table{}, used: map[string]bool{}, failed: map[string]bool{}, secrets: map[string]bool{},
+		configMaps: map[string]bool{}}
 }
 
 func (d *Deps) add(lb crd.LoadBalancerSpec, endpointsKey string) {
@@ -45,6 +48,10 @@ func (d *Deps) Uses(namespace, name string) bool { return d.used[key(namespace, 
 // UsesSecret reports whether the translation read (or looked for) Secret
 // namespace/name.
 func (d *Deps) UsesSecret(namespace, name string) bool { return d.secrets[key(namespace, name)] }
+
+// UsesConfigMap reports whether the translation read (or looked for)
+// ConfigMap namespace/name (a ServersTransport's rootCAs).
+func (d *Deps) UsesConfigMap(namespace, name string) bool { return d.configMaps[key(namespace, name)] }
 
 // UsesNodes reports whether some endpoint table lists node addresses.
 func (d *Deps) UsesNodes() bool { return d.nodes }

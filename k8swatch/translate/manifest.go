@@ -28,6 +28,12 @@ func FromManifest(m *manifest.Objects) *Objects {
 	collect(&out.TLSStores, m.TLSStores, "TLSStore", where, func(o *manifest.TLSStore) (*crd.TLSStore, string, string, manifest.Source) {
 		return &o.TLSStore, o.Namespace, o.Name, o.Source
 	})
+	collect(&out.ServersTransports, m.ServersTransports, "ServersTransport", where, func(o *manifest.ServersTransport) (*crd.ServersTransport, string, string, manifest.Source) {
+		return &o.ServersTransport, o.Namespace, o.Name, o.Source
+	})
+	collect(&out.ConfigMaps, m.ConfigMaps, "ConfigMap", where, func(o *manifest.ConfigMap) (*corev1.ConfigMap, string, string, manifest.Source) {
+		return &o.ConfigMap, o.Namespace, o.Name, o.Source
+	})
 	collect(&out.Services, m.Services, "Service", where, func(o *manifest.Service) (*corev1.Service, string, string, manifest.Source) {
 		return &o.Service, o.Namespace, o.Name, o.Source
 	})

@@ -124,6 +124,21 @@ var tlsCurves = map[string]tls.CurveID{
 	"X25519MLKEM768": tls.X25519MLKEM768,
 }
 
+// cipherSuites are the cipher suite names Traefik accepts (TLSOption and
+// ServersTransport): Go's, and beyond them (its pkg/tls/cipher.go) the
+// legacy ChaCha20 names and the fallback signalling value, which a server
+// never selects (and a client leaves out).
+var cipherSuites = func() map[string]uint16 {
+	suites := map[string]uint16{}
+	for _, c := range append(tls.CipherSuites(), tls.InsecureCipherSuites()...) {
+		suites[c.Name] = c.ID
+	}
+	suites["TLS_ECDHE_RSA_WITH_CHACHA20_POLY1305"] = tls.TLS_ECDHE_RSA_WITH_CHACHA20_POLY1305
+	suites["TLS_ECDHE_ECDSA_WITH_CHACHA20_POLY1305"] = tls.TLS_ECDHE_ECDSA_WITH_CHACHA20_POLY1305
+	suites["TLS_FALLBACK_SCSV"] = tls.TLS_FALLBACK_SCSV
+	return suites
+}()
+
 var clientAuthTypes = map[string]bool{
 	"": true, crd.NoClientCert: true, crd.RequestClientCert: true, crd.RequireAnyClientCert: true,
 	crd.VerifyClientCertIfGiven: true, crd.RequireAndVerifyClientCert: true,
@@ -150,18 +165,8 @@ func (t *translator) tlsOption(o *crd.TLSOption) (*spec.TLSOptions, error) {
 	if out.MinVersion != 0 && out.MaxVersion != 0 && out.MinVersion > out.MaxVersion {
 		return nil, fmt.Errorf("minVersion %s is above maxVersion %s", s.MinVersion, s.MaxVersion)
 	}
-	suites := map[string]uint16{}
-	for _, c := range append(tls.CipherSuites(), tls.InsecureCipherSuites()...) {
-		suites[c.Name] = c.ID
-	}
-	// Names Traefik accepts beyond Go's (its pkg/tls/cipher.go): the
-	// legacy ChaCha20 names and the fallback signalling value, which a
-	// server never selects.
-	suites["TLS_ECDHE_RSA_WITH_CHACHA20_POLY1305"] = tls.TLS_ECDHE_RSA_WITH_CHACHA20_POLY1305
-	suites["TLS_ECDHE_ECDSA_WITH_CHACHA20_POLY1305"] = tls.TLS_ECDHE_ECDSA_WITH_CHACHA20_POLY1305
-	suites["TLS_FALLBACK_SCSV"] = tls.TLS_FALLBACK_SCSV
 	for _, name := range s.CipherSuites {
-		id, ok := suites[name]
+		id, ok := cipherSuites[name]
 		if !ok {
 			return nil, fmt.Errorf("cipherSuites: unknown suite %q", name)
 		}

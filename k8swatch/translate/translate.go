@@ -52,6 +52,9 @@ type Objects struct {
 	Secrets         []*corev1.Secret
 	TLSOptions      []*crd.TLSOption
 	TLSStores       []*crd.TLSStore
+	// ServersTransports and the ConfigMaps their rootCAs may name.
+	ServersTransports []*crd.ServersTransport
+	ConfigMaps        []*corev1.ConfigMap
 	// Where locates an object for problem reports (its file and line for
 	// manifests); it may be nil.
 	Where func(kind, namespace, name string) (file string, line int)
@@ -75,6 +78,7 @@ func Translate(objs *Objects, opts Options) (*spec.Snapshot, *Deps) {
 	}}
 	t.index()
 	t.tlsObjects()
+	t.serversTransports()
 	t.middlewares()
 	irs := slices.Clone(objs.IngressRoutes)
 	sort.Slice(irs, func(i, j int) bool {
@@ -99,6 +103,10 @@ type translator struct {
 	tsvcs   map[string]*crd.TraefikService          // ns/name
 	mws     map[string]*crd.Middleware              // ns/name
 	secrets map[string]*corev1.Secret               // ns/name
+	// configMaps are by ns/name.
+	configMaps map[string]*corev1.ConfigMap
+	// badTransports are the ServersTransports left out, by name, and why.
+	badTransports map[string]error
 	// tlsOptions are the TLS options names routers may select;
 	// badOptions those that failed validation.
 	tlsOptions map[string]bool
@@ -121,6 +129,10 @@ func (t *translator) index() {
 	t.badOptions = map[string]error{}
 	for _, s := range t.objs.Secrets {
 		t.secrets[key(s.Namespace, s.Name)] = s
+	}
+	t.configMaps = map[string]*corev1.ConfigMap{}
+	for _, c := range t.objs.ConfigMaps {
+		t.configMaps[key(c.Namespace, c.Name)] = c
 	}
 	t.routerAt = map[string]int{}
 	t.tsFailed = map[string]error{}
@@ -481,8 +493,9 @@ func (t *translator) kubernetesService(lb crd.LoadBalancerSpec) (string, error) 
 	default:
 		return "", fmt.Errorf("service %s/%s: load-balancer strategy %s is not supported", lb.Namespace, lb.Name, lb.Strategy)
 	}
-	if lb.ServersTransport != "" {
-		return "", fmt.Errorf("service %s/%s: serversTransport is not supported by edgeroute yet", lb.Namespace, lb.Name)
+	transport, err := t.serversTransportRef(lb.Namespace, lb.ServersTransport)
+	if err != nil {
+		return "", fmt.Errorf("service %s/%s: %w", lb.Namespace, lb.Name, err)
 	}
 	var mws []string
 	for _, r := range lb.Middlewares {
@@ -498,7 +511,8 @@ func (t *translator) kubernetesService(lb crd.LoadBalancerSpec) (string, error) 
 	}
 	name := Normalize(lb.Namespace+"-"+lb.Name+"-"+lb.Port.String()) + ProviderSuffix
 	t.deps.add(lb, name)
-	def := &spec.LoadBalancer{EndpointsKey: name, Strategy: strategy, PassHostHeader: true, FlushInterval: 100 * time.Millisecond}
+	def := &spec.LoadBalancer{EndpointsKey: name, Strategy: strategy, PassHostHeader: true, FlushInterval: 100 * time.Millisecond,
+		ServersTransport: transport}
 	if lb.PassHostHeader != nil {
 		def.PassHostHeader = *lb.PassHostHeader
 	}
@@ -525,6 +539,13 @@ func (t *translator) kubernetesService(lb crd.LoadBalancerSpec) (string, error) 
 				return "", fmt.Errorf("service %s/%s: passiveHealthCheck.failureWindow: %w", lb.Namespace, lb.Name, err)
 			}
 		}
+	}
+	if old := t.snap.Services[name]; old != nil && old.LoadBalancer != nil && old.LoadBalancer.ServersTransport != def.ServersTransport {
+		// Traefik names a route's only service after the route, so each
+		// reference keeps its transport; edgeroute shares one service per
+		// Service port.
+		t.warn(t.ref("Service", lb.Namespace, lb.Name, 0), "service %s is referenced with different serversTransports (%q and %q); edgeroute builds one service per Service port, and the last reference's (%q) applies to all",
+			name, old.LoadBalancer.ServersTransport, def.ServersTransport, def.ServersTransport)
 	}
 	t.snap.Services[name] = &spec.Service{Name: name, Ref: t.ref("Service", lb.Namespace, lb.Name, 0), LoadBalancer: def, Middlewares: mws}
 	t.snap.Endpoints[name] = servers
