@@ -318,6 +318,12 @@ func (t *translator) service(parentNS string, lb crd.LoadBalancerSpec, depth int
 	if depth > 10 {
 		return "", fmt.Errorf("TraefikService %s: references nested too deeply (a cycle?)", lb.Name)
 	}
+	if name, provider, _ := strings.Cut(lb.Name, "@"); provider == "internal" && lb.Kind == crd.ServiceKindTraefikService {
+		// Traefik's internal services (api@internal, ping@internal, ...),
+		// which the engine provides; their namespace is ignored, as in
+		// Traefik's cross-provider references.
+		return Normalize(name) + "@internal", nil
+	}
 	if strings.Contains(lb.Name, "@") {
 		return "", fmt.Errorf("service %q: cross-provider references are not supported by edgeroute", lb.Name)
 	}
