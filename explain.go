@@ -1,17 +1,16 @@
 package main
 
 import (
-	"encoding/json"
 	"fmt"
 	"io"
 	"net/http"
 	"net/netip"
 	"os"
-	"sort"
 	"strings"
 
 	"github.com/edgeroute/edgeroute/compile/spec"
 	"github.com/edgeroute/edgeroute/engine"
+	"github.com/edgeroute/edgeroute/engine/api"
 	"github.com/edgeroute/edgeroute/k8swatch"
 )
 
@@ -98,10 +97,10 @@ func runExplain(args []string, out io.Writer) int {
 		return 2
 	}
 	if entryPoint == "" {
-		entryPoint = firstEntryPoint(static)
+		entryPoint = api.FirstEntryPoint(static)
 	}
 	if static.EntryPoints[entryPoint] == nil {
-		fmt.Fprintf(os.Stderr, "explain: no entry point %q (have %s)\n", entryPoint, strings.Join(entryPointNames(static), ", "))
+		fmt.Fprintf(os.Stderr, "explain: no entry point %q (have %s)\n", entryPoint, strings.Join(api.EntryPointNames(static), ", "))
 		return 2
 	}
 	ip, err := netip.ParseAddr(clientIP)
@@ -109,86 +108,47 @@ func runExplain(args []string, out io.Writer) int {
 		fmt.Fprintln(os.Stderr, "explain: --client-ip:", err)
 		return 2
 	}
-	conn := engine.Conn{ClientIP: ip, TLS: tlsConn}
-	var raw []byte
-	var h2req *http.Request
-	what := ""
+	req := api.ExplainRequest{EntryPoint: entryPoint, ClientIP: ip, TLS: tlsConn, SNI: sni, H2: h2, Absolute: absolute, Headers: headers}
 	if rawFile != "" {
 		if rawFile == "-" {
-			raw, err = io.ReadAll(os.Stdin)
+			req.Raw, err = io.ReadAll(os.Stdin)
 		} else {
-			raw, err = os.ReadFile(rawFile)
+			req.Raw, err = os.ReadFile(rawFile)
 		}
 		if err != nil {
 			fmt.Fprintln(os.Stderr, "explain:", err)
 			return 2
 		}
-		first, _, _ := strings.Cut(string(raw), "\n")
-		what = strings.TrimSpace(first)
+		if req.Raw == nil {
+			req.Raw = []byte{}
+		}
 	} else {
-		method, rawURL := positional[0], positional[1]
-		what = method + " " + rawURL
-		scheme, authority, target, ok := splitURL(rawURL)
-		if !ok {
-			fmt.Fprintf(os.Stderr, "explain: URL %q must be absolute, like http://example.com/path\n", rawURL)
-			return 2
-		}
-		if scheme == "https" {
-			conn.TLS = true
-			if sni == nil {
-				host := authority
-				if h, _, ok := strings.Cut(strings.TrimPrefix(host, "["), "]"); ok {
-					host = h
-				} else if i := strings.LastIndexByte(host, ':'); i >= 0 {
-					host = host[:i]
-				}
-				sni = &host
-			}
-		}
-		if absolute {
-			target = rawURL
-		} else if target == "" {
-			target = "/"
-		}
-		if h2 {
-			h2req = &http.Request{Method: method, RequestURI: target, Host: authority, Header: http.Header{}}
-			for _, kv := range headers {
-				if !strings.EqualFold(kv[0], "Host") {
-					h2req.Header.Add(kv[0], kv[1])
-				}
-			}
-		} else {
-			raw = buildRequest(method, target, authority, headers)
-		}
-	}
-	if sni != nil {
-		conn.SNI = *sni
+		req.Method, req.URL = positional[0], positional[1]
 	}
 
 	snap := k8swatch.NewDir(static.ManifestsDir, providerOptions(static), nil).Load()
 	rt, buildProblems := engine.Build(static, snap)
-	var x *engine.Explanation
-	if h2req != nil {
-		x, err = engine.ExplainH2(static, rt, entryPoint, h2req, conn)
-	} else {
-		x, err = engine.Explain(static, rt, entryPoint, raw, conn)
-	}
+	e, err := api.Explain(static, rt, req)
 	if err != nil {
 		fmt.Fprintln(os.Stderr, "explain:", err)
 		return 2
 	}
+	x, what, conn := e.X, e.What, e.Conn
 	problems := append(append([]spec.Problem(nil), snap.Problems...), buildProblems...)
 	if asJSON {
-		return writeExplainJSON(out, what, x, snap, problems)
+		if api.WriteExplainJSON(out, what, x, snap, problems) != nil {
+			return 1
+		}
+		return 0
 	}
 	kind := "plain HTTP"
 	if conn.TLS {
 		kind = fmt.Sprintf("TLS (server name %q)", conn.SNI)
 	}
-	if h2req != nil {
+	if e.H2 {
 		kind += ", HTTP/2"
 	}
-	fmt.Fprintf(out, "request:     %s on entry point %s (%s)\n", what, entryPoint, kind)
+	fmt.Fprintf(out, "request:     %s on entry point %s (%s)\n", what, e.EntryPoint, kind)
 	fmt.Fprintf(out, "             host %q, routing path %q, client %s\n", x.Host, x.Path, ip)
 	switch {
 	case x.Router == nil:
@@ -200,7 +160,7 @@ func runExplain(args []string, out io.Writer) int {
 		r := x.Router
 		fmt.Fprintf(out, "result:      router %s -> service %s\n", r.Name, r.Service)
 		fmt.Fprintf(out, "             from %s\n", r.Ref)
-		if urls, ok := serverURLs(snap, r.Service); ok {
+		if urls, ok := api.ServerURLs(snap, r.Service); ok {
 			if len(urls) == 0 {
 				fmt.Fprintf(out, "             servers: none (503 no available server)\n")
 			} else {
@@ -210,7 +170,7 @@ func runExplain(args []string, out io.Writer) int {
 		printSteps(out, x.Steps, x.Forwarded)
 	}
 	if len(x.Routes) > 0 {
-		fmt.Fprintf(out, "\nrouters on %s, in the order they are tried (highest priority first):\n", entryPoint)
+		fmt.Fprintf(out, "\nrouters on %s, in the order they are tried (highest priority first):\n", e.EntryPoint)
 	}
 	for _, v := range x.Routes {
 		mark := "  no "
@@ -229,56 +189,6 @@ func runExplain(args []string, out io.Writer) int {
 		}
 	}
 	return 0
-}
-
-// splitURL splits an absolute URL into its scheme, authority and the rest
-// (the request target, verbatim: nothing is decoded or re-encoded).
-func splitURL(u string) (scheme, authority, target string, ok bool) {
-	scheme, rest, ok := strings.Cut(u, "://")
-	if !ok || scheme == "" {
-		return "", "", "", false
-	}
-	scheme = strings.ToLower(scheme)
-	end := strings.IndexAny(rest, "/?#")
-	if end < 0 {
-		end = len(rest)
-	}
-	authority, target = rest[:end], rest[end:]
-	if at := strings.LastIndexByte(authority, '@'); at >= 0 {
-		authority = authority[at+1:]
-	}
-	return scheme, authority, target, authority != "" || target != ""
-}
-
-// buildRequest writes the HTTP/1.1 request a client sends for the URL form:
-// a Host header from the authority unless one is given.
-func buildRequest(method, target, authority string, headers [][2]string) []byte {
-	var b strings.Builder
-	fmt.Fprintf(&b, "%s %s HTTP/1.1\r\n", method, target)
-	hasHost := false
-	for _, h := range headers {
-		hasHost = hasHost || strings.EqualFold(h[0], "Host")
-	}
-	if !hasHost {
-		fmt.Fprintf(&b, "Host: %s\r\n", authority)
-	}
-	for _, h := range headers {
-		fmt.Fprintf(&b, "%s: %s\r\n", h[0], h[1])
-	}
-	b.WriteString("\r\n")
-	return []byte(b.String())
-}
-
-func serverURLs(snap *spec.Snapshot, service string) ([]string, bool) {
-	sv := snap.Services[service]
-	if sv == nil || sv.LoadBalancer == nil {
-		return nil, false
-	}
-	var urls []string
-	for _, s := range snap.Endpoints[sv.LoadBalancer.EndpointsKey] {
-		urls = append(urls, s.URL)
-	}
-	return urls, true
 }
 
 // printSteps prints what each middleware of the chain does to the request
@@ -310,81 +220,4 @@ func printSteps(out io.Writer, steps []engine.Step, forwarded string) {
 	} else {
 		fmt.Fprintf(out, "             the service is not reached\n")
 	}
-}
-
-func writeExplainJSON(out io.Writer, what string, x *engine.Explanation, snap *spec.Snapshot, problems []spec.Problem) int {
-	type route struct {
-		Router    string `json:"router"`
-		Service   string `json:"service"`
-		Rule      string `json:"rule"`
-		Priority  int64  `json:"priority"`
-		Candidate bool   `json:"candidate"`
-		Matched   bool   `json:"matched"`
-		Reason    string `json:"reason,omitempty"`
-	}
-	type step struct {
-		Name     string   `json:"name"`
-		Kind     string   `json:"kind"`
-		Via      string   `json:"via,omitempty"`
-		Effects  []string `json:"effects,omitempty"`
-		Answered bool     `json:"answered,omitempty"`
-		Status   int      `json:"status,omitempty"`
-		Location string   `json:"location,omitempty"`
-	}
-	doc := struct {
-		Request     string   `json:"request"`
-		EntryPoint  string   `json:"entryPoint"`
-		Host        string   `json:"host"`
-		RoutingPath string   `json:"routingPath"`
-		Router      string   `json:"router,omitempty"`
-		Service     string   `json:"service,omitempty"`
-		Servers     []string `json:"servers,omitempty"`
-		Status      int      `json:"status,omitempty"`
-		Reason      string   `json:"reason,omitempty"`
-		Middlewares []step   `json:"middlewares,omitempty"`
-		Forwarded   string   `json:"forwarded,omitempty"`
-		Routes      []route  `json:"routes"`
-		Problems    []string `json:"problems,omitempty"`
-	}{Request: what, EntryPoint: x.EntryPoint, Host: x.Host, RoutingPath: x.Path, Status: x.Status, Reason: x.Reason, Routes: []route{}}
-	if r := x.Router; r != nil {
-		doc.Router, doc.Service = r.Name, r.Service
-		doc.Servers, _ = serverURLs(snap, r.Service)
-		for _, s := range x.Steps {
-			doc.Middlewares = append(doc.Middlewares, step(s))
-			if s.Answered {
-				doc.Status = s.Status
-			}
-		}
-		doc.Forwarded = x.Forwarded
-	}
-	for _, v := range x.Routes {
-		doc.Routes = append(doc.Routes, route{Router: v.Name, Service: x.Routers[v.Index].Service, Rule: v.Rule, Priority: v.Priority,
-			Candidate: v.Candidate, Matched: v.Matched, Reason: v.Reason})
-	}
-	for _, p := range problems {
-		doc.Problems = append(doc.Problems, p.Error())
-	}
-	enc := json.NewEncoder(out)
-	enc.SetIndent("", "  ")
-	if err := enc.Encode(doc); err != nil {
-		return 1
-	}
-	return 0
-}
-
-func entryPointNames(s *engine.Static) []string {
-	var names []string
-	for n := range s.EntryPoints {
-		names = append(names, n)
-	}
-	sort.Strings(names)
-	return names
-}
-
-// firstEntryPoint is "web" when it exists, else the first by name.
-func firstEntryPoint(s *engine.Static) string {
-	if s.EntryPoints["web"] != nil {
-		return "web"
-	}
-	return entryPointNames(s)[0]
 }

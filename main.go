@@ -18,6 +18,7 @@ import (
 
 	"github.com/edgeroute/edgeroute/compile/spec"
 	"github.com/edgeroute/edgeroute/engine"
+	"github.com/edgeroute/edgeroute/engine/api"
 	"github.com/edgeroute/edgeroute/k8swatch"
 )
 
@@ -96,6 +97,7 @@ func runServe(args []string) int {
 	}
 
 	srv := engine.NewServer(static, log)
+	api.Attach(srv) // api@internal and dashboard@internal, with --api
 	if static.AccessLog != nil {
 		// SIGUSR1 reopens the access-log file, as Traefik does for logrotate.
 		usr1 := make(chan os.Signal, 1)

@@ -113,6 +113,8 @@ endpoints: [{addresses: ["127.0.0.1"]}]
 	}
 	explained := func(x *engine.Explanation) string {
 		switch {
+		case x.Router != nil && engine.IsInternal(x.Router.Service):
+			return "200 (no router)" // ping@internal: 200 OK, no X-Svc
 		case x.Router != nil:
 			return names[strings.TrimSuffix(strings.TrimPrefix(x.Router.Service, "default-"), "-80@kubernetescrd")]
 		case x.Status == 200:

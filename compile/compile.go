@@ -46,6 +46,9 @@ type Route struct {
 	Rule     string
 	Priority int64 // 0 means len(Rule)
 	Syntax   Syntax
+	// Internal marks a router of Traefik's internal provider (ping@internal,
+	// api@internal, ...), whose priorities lie above MaxPriority.
+	Internal bool
 }
 
 // Problem is a route that could not be compiled. The route is left out of
@@ -141,7 +144,7 @@ func Check(rule string, s Syntax) error {
 
 func compileRoute(b *bytecode.Builder, r Route) (route, error) {
 	prio := r.EffectivePriority()
-	if prio > MaxPriority {
+	if prio > MaxPriority && !r.Internal {
 		return route{}, syntax.Errorf(syntax.ErrPriority, r.Rule, 0,
 			"priority %d exceeds the maximum user-defined priority %d", prio, int64(MaxPriority))
 	}

@@ -82,7 +82,7 @@ type refRoute struct {
 func NewReference(routes []Route) *Reference {
 	ref := &Reference{}
 	for i, r := range routes {
-		if r.EffectivePriority() > MaxPriority || Check(r.Rule, r.Syntax) != nil {
+		if r.EffectivePriority() > MaxPriority && !r.Internal || Check(r.Rule, r.Syntax) != nil {
 			continue
 		}
 		e, _ := syntax.Parse(r.Rule)

@@ -129,7 +129,7 @@ func explain(static *Static, rt *Runtime, entryPoint string, ctx *fasthttp.Reque
 		return nil, err
 	}
 	st := new(reqState)
-	d := decide(ctx, rt, l, false, st)
+	d := decide(ctx, rt, l, st)
 	x := &Explanation{EntryPoint: entryPoint, Status: d.status, Host: string(st.creq.Host), Path: string(st.creq.Path)}
 	if d.router == nil {
 		x.Reason = d.reason

@@ -218,8 +218,8 @@ func (s *Server) attachMetrics(rt *Runtime) {
 	for _, m := range []map[string]*entryRuntime{rt.entry, rt.secure} {
 		for _, e := range m {
 			for _, rr := range e.routers {
-				if rr == nil {
-					continue
+				if rr == nil || isInternalRouter(rr) {
+					continue // not measured, as in Traefik (no addInternals)
 				}
 				rr.mRouter = s.metrics.Router(rr.r.Name, rr.r.Service)
 				rr.mService = s.metrics.Service(rr.r.Service)

@@ -50,6 +50,9 @@ type Runtime struct {
 	built map[string]*middleware.Built
 	// mirrors are the mirroring services by name (their counters).
 	mirrors map[string]*mirrorService
+	// internals are its internal services (api@internal, ...), which
+	// Apply binds to the server.
+	internals []*internalService
 }
 
 type entryRuntime struct {
@@ -275,6 +278,7 @@ func (s *Server) Apply(snap *spec.Snapshot) []spec.Problem {
 		}
 	}
 	s.attachMetrics(rt)
+	s.bindInternal(rt)
 	rt.problems = append(append([]spec.Problem(nil), snap.Problems...), problems...)
 	s.rt.Store(rt)
 	s.releaseMemory()
@@ -354,6 +358,7 @@ func Build(static *Static, snap *spec.Snapshot) (*Runtime, []spec.Problem) {
 // changed), its compiled tables are reused: an EndpointSlice change never
 // recompiles the rules.
 func build(static *Static, snap *spec.Snapshot, ups *upstreams, reg *lb.Registry, prev *Runtime, elog *errorLog) (*Runtime, []spec.Problem) {
+	snap = internalSnapshot(static, snap) // Traefik's internal routers (ping, API, ...)
 	rt := &Runtime{entry: map[string]*entryRuntime{}, secure: map[string]*entryRuntime{}, snapshot: snap, Compiled: true, stateKeys: map[string]bool{}, lbs: map[string][]*lbService{}}
 	reuse := prev != nil && len(prev.entry) > 0 && sameRouting(prev.snapshot, snap)
 	// The ServersTransports first: load balancers take their upstreams
@@ -369,6 +374,15 @@ func build(static *Static, snap *spec.Snapshot, ups *upstreams, reg *lb.Registry
 		}
 		if err, ok := failed[name]; ok {
 			return nil, err // a service in error stays so, as in Traefik
+		}
+		if IsInternal(name) { // api@internal, ping@internal, ...: no definition
+			is, err := newInternalService(static, name)
+			if err != nil {
+				return nil, err
+			}
+			rt.internals = append(rt.internals, is)
+			services[name] = is
+			return is, nil
 		}
 		sv, err := buildOne(name, stack, snap, rt, ups, reg, elog, buildService, func(p spec.Problem) { problems = append(problems, p) })
 		if err != nil {
@@ -458,7 +472,7 @@ func build(static *Static, snap *spec.Snapshot, ups *upstreams, reg *lb.Registry
 					problems = append(problems, spec.Problem{Ref: r.Ref, Err: fmt.Errorf("router %s: %w", r.Name, err)})
 					continue
 				}
-				routes = append(routes, compile.Route{Name: r.Name, Rule: r.Rule, Priority: r.Priority, Syntax: compile.ParseSyntax(r.Syntax)})
+				routes = append(routes, compile.Route{Name: r.Name, Rule: r.Rule, Priority: r.Priority, Syntax: compile.ParseSyntax(r.Syntax), Internal: IsInternal(r.Name)})
 				routers = append(routers, rr)
 				ids = append(ids, i)
 			}

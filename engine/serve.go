@@ -98,7 +98,7 @@ func (s *Server) handler(ep *listener) fasthttp.RequestHandler {
 			s.observeStart(ctx, st)
 		}
 		s.serve(ctx, rt, ep, st)
-		if observe {
+		if observe && !isInternalRouter(st.router) {
 			s.observeEnd(ctx, ep, st)
 		}
 		ownStatusLine(ctx)
@@ -168,12 +168,8 @@ var (
 )
 
 func (s *Server) serve(ctx *fasthttp.RequestCtx, rt *Runtime, ep *listener, st *reqState) {
-	d := decide(ctx, rt, ep, s.draining.Load(), st)
+	d := decide(ctx, rt, ep, st)
 	if d.router == nil {
-		if d.reason == reasonMetrics {
-			s.serveMetrics(ctx)
-			return
-		}
 		d.answer(ctx)
 		return
 	}
@@ -202,9 +198,6 @@ type decision struct {
 
 // Reasons of the entry point's own answers.
 const (
-	reasonPing        = "the ping handler answers on this entry point (--ping)"
-	reasonPingDrain   = "the ping handler answers 503 while the proxy shuts down"
-	reasonMetrics     = "the Prometheus handler answers on this entry point (--metrics.prometheus)"
 	reasonBadRequest  = "the request target or Host cannot be routed (see below)"
 	reasonNoRouters   = "no routers on this entry point for this kind of connection"
 	reasonMisdirected = "the Host's routers ask for other TLS options than the connection's server name got (421, Traefik's domain-fronting check)"
@@ -213,22 +206,13 @@ const (
 )
 
 // decide runs, in order, every step the entry point takes before the
-// router's middlewares: the ping handler, request-target and Host
-// validation, forwarded-header trust, hop-by-hop removal, the routing
-// path, the TLS domain-fronting check and matching. serve runs it per
-// request and Explain on the request it explains, so the two never
-// disagree.
-func decide(ctx *fasthttp.RequestCtx, rt *Runtime, ep *listener, draining bool, st *reqState) decision {
-	if ep.ping && string(ctx.Request.Header.RequestURI()) == "/ping" {
-		// Traefik's ping handler: 200 OK, and 503 once shutdown has begun.
-		if draining {
-			return decision{status: fasthttp.StatusServiceUnavailable, reason: reasonPingDrain}
-		}
-		return decision{status: fasthttp.StatusOK, reason: reasonPing}
-	}
-	if ep.metrics && string(ctx.Request.Header.RequestURI()) == "/metrics" {
-		return decision{status: fasthttp.StatusOK, reason: reasonMetrics}
-	}
+// router's middlewares: request-target and Host validation,
+// forwarded-header trust, hop-by-hop removal, the routing path, the TLS
+// domain-fronting check and matching. serve runs it per request and
+// Explain on the request it explains, so the two never disagree. Ping,
+// the metrics, the API and the dashboard are routers of their own
+// (ping@internal, ...; see internal.go), matched like any other.
+func decide(ctx *fasthttp.RequestCtx, rt *Runtime, ep *listener, st *reqState) decision {
 	if h := &ctx.Request.Header; string(h.RequestURI()) == "*" && string(h.Method()) == fasthttp.MethodOptions {
 		return decision{status: fasthttp.StatusOK, reason: reasonOptionsStar}
 	}
@@ -265,15 +249,8 @@ func decide(ctx *fasthttp.RequestCtx, rt *Runtime, ep *listener, draining bool, 
 // answer writes the entry point's own answer.
 func (d decision) answer(ctx *fasthttp.RequestCtx) {
 	switch d.status {
-	case fasthttp.StatusOK: // ping, or OPTIONS *
-		if d.reason == reasonPing {
-			ctx.SetBodyString("OK")
-		} else {
-			ctx.Response.Header.SetContentLength(0)
-		}
-	case fasthttp.StatusServiceUnavailable: // ping, draining
-		ctx.SetStatusCode(fasthttp.StatusServiceUnavailable)
-		ctx.SetBodyString(fasthttp.StatusMessage(fasthttp.StatusServiceUnavailable))
+	case fasthttp.StatusOK: // OPTIONS *
+		ctx.Response.Header.SetContentLength(0)
 	case fasthttp.StatusBadRequest:
 		ctx.SetStatusCode(fasthttp.StatusBadRequest)
 	case fasthttp.StatusMisdirectedRequest:

@@ -50,6 +50,9 @@ type Server struct {
 	ups         *upstreams
 	elog        *errorLog
 	reg         *lb.Registry
+	// internal are the handlers of internal services implemented
+	// outside the engine (the API, the dashboard), by service name.
+	internal map[string]fasthttp.RequestHandler
 	// metrics is the Prometheus registry; nil when metrics are off.
 	metrics *metrics.Registry
 	// alog is the access log; nil when off.
@@ -69,8 +72,6 @@ type Server struct {
 }
 
 type listener struct {
-	ping    bool // serves /ping
-	metrics bool // serves /metrics
 	// mEP is the entry point's request metrics; nil when metrics are off.
 	mEP     *metrics.Family
 	name    string
@@ -190,8 +191,7 @@ func (s *Server) Listen() error {
 // (no socket yet): what serve and Explain read.
 func newListener(static *Static, name string) (*listener, error) {
 	ep := static.EntryPoints[name]
-	l := &listener{name: name, cfg: ep, ping: static.Ping && name == "traefik",
-		metrics: static.Metrics != nil && static.Metrics.EntryPoint == name}
+	l := &listener{name: name, cfg: ep}
 	for _, t := range ep.ForwardedHeaders.TrustedIPs {
 		p, err := parsePrefix(t)
 		if err != nil {

@@ -8,6 +8,7 @@ import (
 	"github.com/edgeroute/edgeroute/engine/accesslog"
 	"net"
 	"os"
+	"regexp"
 	"sort"
 	"strconv"
 	"strings"
@@ -37,10 +38,16 @@ type Static struct {
 	// this class (spec.ingressClassName, else the kubernetes.io/ingress.class
 	// annotation) are served; empty serves those without a class.
 	IngressClass string
-	// Ping serves GET /ping on the entry point named "traefik", as Traefik.
-	Ping bool
+	// Ping is ping: the router ping@internal (PathPrefix(`/ping`)) on
+	// PingEntryPoint ("traefik"), unless PingManualRouting leaves the
+	// routing of ping@internal to IngressRoutes.
+	Ping              bool
+	PingEntryPoint    string
+	PingManualRouting bool
 	// Metrics is metrics.prometheus; nil when off.
 	Metrics *Metrics
+	// API is api: Traefik's API and dashboard; nil when off.
+	API *API
 	// AccessLog is accessLog; nil when off.
 	AccessLog *accesslog.Config
 	// AllowCrossNamespace, AllowExternalNameServices, AllowEmptyServices and
@@ -65,7 +72,27 @@ type Metrics struct {
 	EntryPoint                                                string // default "traefik"
 	AddEntryPointsLabels, AddRoutersLabels, AddServicesLabels bool
 	Buckets                                                   []float64
+	// ManualRouting leaves the routing of prometheus@internal to
+	// IngressRoutes: no router prometheus@internal on EntryPoint.
+	ManualRouting bool
 }
+
+// API is api: the API (api@internal) and the dashboard
+// (dashboard@internal), with Traefik's defaults.
+type API struct {
+	// Insecure serves them on the entry point named traefik (Traefik's
+	// routers api@internal and dashboard@internal); otherwise only an
+	// IngressRoute to the internal services reaches them.
+	Insecure  bool
+	Dashboard bool   // default true
+	BasePath  string // default "/"
+	// DisableDashboardAd and DashboardName are reported by /api/version.
+	DisableDashboardAd bool
+	DashboardName      string
+}
+
+// validBasePath is Traefik's check of api.basePath.
+var validBasePath = regexp.MustCompile(`^/[a-zA-Z0-9/_.:~-]*$`)
 
 // ServersTransport is serversTransport.{rootCAs,insecureSkipVerify}.
 type ServersTransport struct {
@@ -159,6 +186,8 @@ func accessLogField(lower string) string {
 	return lower
 }
 
+func newAPI() *API { return &API{Dashboard: true, BasePath: "/"} }
+
 func newMetrics() *Metrics {
 	return &Metrics{EntryPoint: "traefik", AddEntryPointsLabels: true, AddServicesLabels: true}
 }
@@ -233,11 +262,24 @@ func ParseStatic(args []string) (*Static, error) {
 		// manifests folder, its options apply to the folder instead.
 		s.KubernetesCRD = true
 	}
-	if m := s.Metrics; m != nil && s.EntryPoints[m.EntryPoint] == nil && len(s.EntryPoints) > 0 {
-		if m.EntryPoint != "traefik" {
-			return nil, fmt.Errorf("--metrics.prometheus.entryPoint: no entry point %q", m.EntryPoint)
-		}
-		// As in Traefik, the internal entry point is made when asked for.
+	if m := s.Metrics; m != nil && !m.ManualRouting && s.EntryPoints[m.EntryPoint] == nil && len(s.EntryPoints) > 0 && m.EntryPoint != "traefik" {
+		return nil, fmt.Errorf("--metrics.prometheus.entryPoint: no entry point %q", m.EntryPoint)
+	}
+	if s.API != nil && !validBasePath.MatchString(s.API.BasePath) {
+		return nil, errors.New("API basePath must be a valid absolute URL path")
+	}
+	if s.PingEntryPoint == "" {
+		s.PingEntryPoint = "traefik"
+	}
+	if s.Ping && !s.PingManualRouting && s.PingEntryPoint != "traefik" && s.EntryPoints[s.PingEntryPoint] == nil && len(s.EntryPoints) > 0 {
+		return nil, fmt.Errorf("--ping.entryPoint: no entry point %q", s.PingEntryPoint)
+	}
+	internal := s.Ping && !s.PingManualRouting && s.PingEntryPoint == "traefik" ||
+		s.API != nil && s.API.Insecure ||
+		s.Metrics != nil && !s.Metrics.ManualRouting && s.Metrics.EntryPoint == "traefik"
+	if internal && s.EntryPoints["traefik"] == nil && len(s.EntryPoints) > 0 {
+		// As in Traefik, the internal entry point is made when ping, the
+		// insecure API or the metrics ask for it.
 		ep := newEntryPoint("traefik")
 		ep.Address = DefaultEntryPoints["traefik"]
 		s.EntryPoints["traefik"] = ep
@@ -417,6 +459,12 @@ func (s *Static) set(key, val string) error {
 		return boolean(&s.ServersTransport.InsecureSkipVerify)
 	case key == "ping":
 		return boolean(&s.Ping)
+	case key == "ping.entrypoint":
+		s.Ping, s.PingEntryPoint = true, val // an option enables it, as in Traefik
+		return nil
+	case key == "ping.manualrouting":
+		s.Ping = true
+		return boolean(&s.PingManualRouting)
 	case key == "accesslog":
 		var on bool
 		if err := boolean(&on); err != nil {
@@ -474,6 +522,38 @@ func (s *Static) set(key, val string) error {
 			a.Fields.Headers.Names[strings.TrimPrefix(opt, "fields.headers.names.")] = val
 			return nil
 		}
+	case key == "api":
+		var on bool
+		if err := boolean(&on); err != nil {
+			return err
+		}
+		if !on {
+			s.API = nil
+		} else if s.API == nil {
+			s.API = newAPI()
+		}
+		return nil
+	case strings.HasPrefix(key, "api."):
+		if s.API == nil {
+			s.API = newAPI() // an option enables it, as in Traefik
+		}
+		a := s.API
+		switch strings.TrimPrefix(key, "api.") {
+		case "insecure":
+			return boolean(&a.Insecure)
+		case "dashboard":
+			return boolean(&a.Dashboard)
+		case "basepath":
+			a.BasePath = val
+			return nil
+		case "disabledashboardad":
+			return boolean(&a.DisableDashboardAd)
+		case "dashboardname":
+			a.DashboardName = val
+			return nil
+		case "debug":
+			return fmt.Errorf("--%s is not supported by edgeroute yet (the /debug handlers)", key)
+		}
 	case key == "metrics.prometheus":
 		var on bool
 		if err := boolean(&on); err != nil {
@@ -513,8 +593,10 @@ func (s *Static) set(key, val string) error {
 				m.Buckets = append(m.Buckets, b)
 			}
 			return nil
-		case "manualrouting", "headerlabels":
-			return fmt.Errorf("--%s is not supported by edgeroute yet (routing to prometheus@internal, header labels)", key)
+		case "manualrouting":
+			return boolean(&m.ManualRouting)
+		case "headerlabels":
+			return fmt.Errorf("--%s is not supported by edgeroute yet (header labels)", key)
 		}
 	}
 	return fmt.Errorf("unknown or unsupported static configuration key --%s", key)

@@ -30,7 +30,7 @@ func TestParseStatic(t *testing.T) {
 		s.EntryPoints["traefik"].Address != ":8080" || !s.EntryPoints["web"].SanitizePath || s.EntryPoints["web"].ReadTimeout != 60*time.Second {
 		t.Errorf("defaults: %+v", s.EntryPoints)
 	}
-	for _, bad := range [][]string{{"--entryPoints.web.adress=:1"}, {"--nope"}, {"--entryPoints.web.address=nope"}, {"positional"}, {"--ping=maybe"}, {"--metrics.prometheus.manualRouting=true"}, {"--metrics.prometheus.buckets=1,0.5"}, {"--entryPoints.web.address=:1", "--metrics.prometheus.entryPoint=nope"}} {
+	for _, bad := range [][]string{{"--entryPoints.web.adress=:1"}, {"--nope"}, {"--entryPoints.web.address=nope"}, {"positional"}, {"--ping=maybe"}, {"--metrics.prometheus.headerLabels.x=y"}, {"--api.debug"}, {"--api.basePath=nope"}, {"--metrics.prometheus.buckets=1,0.5"}, {"--entryPoints.web.address=:1", "--metrics.prometheus.entryPoint=nope"}} {
 		if _, err := ParseStatic(bad); err == nil {
 			t.Errorf("ParseStatic(%q) accepted", bad)
 		}

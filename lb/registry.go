@@ -47,6 +47,15 @@ func (r *Registry) State(key string) *State {
 	return st
 }
 
+// Lookup returns the State registered for key, without creating one (for
+// reports such as the API's server status). It is safe for concurrent use.
+func (r *Registry) Lookup(key string) (*State, bool) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	st, ok := r.states[key]
+	return st, ok
+}
+
 // Sweep forgets every key for which live[key] is false and returns how many
 // keys were dropped. Call it once a rebuild is complete, with the keys of all
 // endpoints of the new configuration. It is safe for concurrent use.

@@ -332,6 +332,12 @@ func (t *translator) routeService(ns, routerKey string, services []crd.Service) 
 // to and returns its name. stack lists the TraefikServices being built
 // around it (outermost first), to detect a reference cycle.
 func (t *translator) service(parentNS string, lb crd.LoadBalancerSpec, stack []string) (string, error) {
+	if name, provider, _ := strings.Cut(lb.Name, "@"); provider == "internal" && lb.Kind == crd.ServiceKindTraefikService {
+		// Traefik's internal services (api@internal, ping@internal, ...),
+		// which the engine provides; their namespace is ignored, as in
+		// Traefik's cross-provider references.
+		return Normalize(name) + "@internal", nil
+	}
 	if strings.Contains(lb.Name, "@") {
 		return "", fmt.Errorf("service %q: cross-provider references are not supported by edgeroute", lb.Name)
 	}
