@@ -58,6 +58,8 @@ var Kinds = []Kind{
 	kind("contentType", newContentType),
 	kind("headers", newHeaders),
 	kind("grpcWeb", newGrpcWeb),
+	kind("ipAllowList", newIPAllowList),
+	kind("ipWhiteList", newIPWhiteList),
 	// New kinds go above this line, one row each.
 }
 
