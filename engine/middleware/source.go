@@ -7,6 +7,7 @@ import (
 	"net/http"
 	"net/netip"
 	"strings"
+	"unsafe"
 
 	"github.com/valyala/fasthttp"
 )
@@ -137,7 +138,7 @@ func (s *ipStrategy) appendIP(dst []byte, ctx *fasthttp.RequestCtx, r *Request) 
 // subnet's first address; anything else as it is.
 func appendSubnet(dst, ip []byte, subnet int) []byte {
 	if subnet > 0 {
-		if a, err := netip.ParseAddr(string(ip)); err == nil && a.Is6() {
+		if a, err := parseAddrBytes(ip); err == nil && a.Is6() {
 			if p, err := a.Prefix(subnet); err == nil {
 				return p.Addr().AppendTo(dst)
 			}
@@ -214,6 +215,32 @@ func appendRequestHost(dst []byte, ctx *fasthttp.RequestCtx, _ *Request) []byte 
 	return append(dst, ctx.Request.Header.Host()...)
 }
 
+// parseAddrBytes is netip.ParseAddr of b without copying it: the address
+// it returns holds no part of b (a zone is interned), and its error,
+// which does, must not be kept. Text with a byte no address has before
+// its zone ("foo", "[::1]:80") is refused without netip, whose error
+// would allocate.
+func parseAddrBytes(b []byte) (netip.Addr, error) {
+	for _, c := range b {
+		if c == '%' {
+			break
+		}
+		if !addrByte[c] {
+			return netip.Addr{}, errNotAddr
+		}
+	}
+	return netip.ParseAddr(unsafe.String(unsafe.SliceData(b), len(b)))
+}
+
+var errNotAddr = errors.New("not an IP address")
+
+var addrByte = func() (t [256]bool) {
+	for _, c := range "0123456789abcdefABCDEF.:" {
+		t[c] = true
+	}
+	return t
+}()
+
 // ipChecker is Traefik's ip.Checker: single addresses and CIDR ranges.
 type ipChecker struct {
 	addrs    []netip.Addr
@@ -261,7 +288,7 @@ func (c *ipChecker) contains(addr []byte) (bool, error) {
 	if len(addr) == 0 {
 		return false, errors.New("empty IP address")
 	}
-	a, err := netip.ParseAddr(string(addr))
+	a, err := parseAddrBytes(addr)
 	if err != nil {
 		return false, fmt.Errorf("unable to parse address: %s: can't parse IP from address %s", addr, addr)
 	}
