@@ -93,7 +93,7 @@ func ipAllowList(checker *ipChecker, strategy *ipStrategy, status int) Middlewar
 				return
 			}
 			r.Buf = strategy.appendIP(r.Buf[:0], ctx, r)
-			if checker.authorized(r.Buf) != nil {
+			if !checker.allows(r.Buf) {
 				rej.write(ctx)
 				return
 			}
@@ -132,4 +132,16 @@ func (j *rejection) write(ctx *fasthttp.RequestCtx) {
 	if j.body != nil {
 		ctx.Response.SetBody(j.body)
 	}
+}
+
+// allows is IsAuthorized without its error (which would allocate per
+// refused request): addr, without its port if it has one, is a listed
+// address. An empty or unparsable address is not.
+func (c *ipChecker) allows(addr []byte) bool {
+	host := addr
+	if h, _, ok := splitHostPortBytes(addr); ok {
+		host = h
+	}
+	a, err := parseAddrBytes(host)
+	return err == nil && c.containsAddr(a)
 }

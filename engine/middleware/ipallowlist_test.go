@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"net"
 	"net/http"
+	"regexp"
 	"slices"
 	"strconv"
 	"strings"
@@ -47,7 +48,8 @@ func allowListStatus(t *testing.T, base string, hits *atomic.Int64, hdr ...strin
 
 // caseFront is one front server for many middlewares, so that a table
 // does not start a server per case: a request to /c<i>/... goes through
-// the i-th middleware added.
+// the i-th middleware added; any other path is answered 418 at once,
+// through none.
 type caseFront struct {
 	base string
 	hits atomic.Int64
@@ -56,14 +58,26 @@ type caseFront struct {
 	hs   []Handler
 }
 
-func newCaseFront(t *testing.T) *caseFront {
+var casePath = regexp.MustCompile(`^(?:[a-zA-Z]+:/+[^/]*)?/c([0-9]+)(?:/|$)`)
+
+func newCaseFront(t *testing.T) *caseFront { return newCaseFrontTo(t, nil) }
+
+// newCaseFrontTo is newCaseFront with a backend of its own (nil: the
+// echo backend, counting its requests in hits).
+func newCaseFrontTo(t *testing.T, backend http.Handler) *caseFront {
 	cf := &caseFront{}
-	cf.base = front(t, countingBackend(&cf.hits), func(next Handler) Handler {
+	if backend == nil {
+		backend = countingBackend(&cf.hits)
+	}
+	cf.base = front(t, backend, func(next Handler) Handler {
 		cf.next = next
 		return func(ctx *fasthttp.RequestCtx, r *Request) {
-			p := string(r.Path())
-			n, _, _ := strings.Cut(strings.TrimPrefix(p, "/c"), "/")
-			i, err := strconv.Atoi(n)
+			// (The harness keeps an absolute-form target as the path.)
+			m := casePath.FindStringSubmatch(string(r.Path()))
+			i, err := -1, error(nil)
+			if m != nil {
+				i, err = strconv.Atoi(m[1])
+			}
 			cf.mu.Lock()
 			if err != nil || i < 0 || i >= len(cf.hs) {
 				cf.mu.Unlock()
@@ -81,11 +95,15 @@ func newCaseFront(t *testing.T) *caseFront {
 // add builds one middleware and returns the base URL of its case.
 func (cf *caseFront) add(t *testing.T, kind, config string) (string, *atomic.Int64) {
 	t.Helper()
-	m := buildOne(t, kind, config)
+	return cf.addMW(buildOne(t, kind, config)), &cf.hits
+}
+
+// addMW adds a built middleware and returns the base URL of its case.
+func (cf *caseFront) addMW(m Middleware) string {
 	cf.mu.Lock()
 	defer cf.mu.Unlock()
 	cf.hs = append(cf.hs, m(cf.next))
-	return fmt.Sprintf("%s/c%d", cf.base, len(cf.hs)-1), &cf.hits
+	return fmt.Sprintf("%s/c%d", cf.base, len(cf.hs)-1)
 }
 
 // TestIPAllowListBuildErrors: a configuration Traefik refuses is an error
