@@ -60,6 +60,7 @@ var Kinds = []Kind{
 	kind("grpcWeb", newGrpcWeb),
 	kind("ipAllowList", newIPAllowList),
 	kind("ipWhiteList", newIPWhiteList),
+	kind("inFlightReq", newInFlightReq),
 	// New kinds go above this line, one row each.
 }
 
