@@ -115,7 +115,7 @@ func TestRateLimitBuildErrors(t *testing.T) {
 		{`{"average":1,"sourceCriterion":{"ipStrategy":{"ipv6Subnet":129}}}`,
 			"getting source extractor: invalid IPv6 subnet 129 value, should be greater to 0 and lower or equal to 128"},
 		{`{"average":1,"sourceCriterion":{"ipStrategy":{"excludedIPs":["nope"]}}}`,
-			"getting source extractor: parsing CIDR trusted IPs nope: netip.ParsePrefix(\"nope\"): no '/'"},
+			"getting source extractor: parsing CIDR trusted IPs <nil>: invalid CIDR address: nope"},
 		{`{"average":1,"period":"-1s"}`, "negative value not valid for period: -1s"},
 		{`{"average":1,"period":-2}`, "negative value not valid for period: -2s"},
 		{`{"average":1,"period":"soon"}`, `duration "soon"`},

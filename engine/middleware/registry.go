@@ -63,6 +63,9 @@ var Kinds = []Kind{
 	kind("basicAuth", newBasicAuth),
 	kind("digestAuth", newDigestAuth),
 	kind("rateLimit", newRateLimit),
+	kind("ipAllowList", newIPAllowList),
+	kind("ipWhiteList", newIPWhiteList),
+	kind("inFlightReq", newInFlightReq),
 	// New kinds go above this line, one row each.
 }
 

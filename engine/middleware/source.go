@@ -3,8 +3,11 @@ package middleware
 import (
 	"errors"
 	"fmt"
+	"net"
+	"net/http"
 	"net/netip"
 	"strings"
+	"unsafe"
 
 	"github.com/valyala/fasthttp"
 )
@@ -135,7 +138,7 @@ func (s *ipStrategy) appendIP(dst []byte, ctx *fasthttp.RequestCtx, r *Request) 
 // subnet's first address; anything else as it is.
 func appendSubnet(dst, ip []byte, subnet int) []byte {
 	if subnet > 0 {
-		if a, err := netip.ParseAddr(string(ip)); err == nil && a.Is6() {
+		if a, err := parseAddrBytes(ip); err == nil && a.Is6() {
 			if p, err := a.Prefix(subnet); err == nil {
 				return p.Addr().AppendTo(dst)
 			}
@@ -174,15 +177,17 @@ func (c *SourceCriterion) build() (sourceFunc, error) {
 	switch {
 	case c != nil && c.RequestHeaderName != "":
 		name := c.RequestHeaderName
+		switch http.CanonicalHeaderKey(name) {
+		case "Host", "Transfer-Encoding":
+			// net/http moves them out of req.Header (to req.Host and
+			// req.TransferEncoding): Header.Get finds nothing.
+			return func(dst []byte, _ *fasthttp.RequestCtx, _ *Request) []byte { return dst }, nil
+		}
 		return func(dst []byte, ctx *fasthttp.RequestCtx, _ *Request) []byte {
 			return append(dst, ctx.Request.Header.Peek(name)...)
 		}, nil
 	case c != nil && c.RequestHost:
-		// req.Host: the Host header as sent (with its port), or the
-		// authority of an absolute-form target.
-		return func(dst []byte, ctx *fasthttp.RequestCtx, _ *Request) []byte {
-			return append(dst, ctx.Request.Header.Host()...)
-		}, nil
+		return appendRequestHost, nil
 	}
 	var s *IPStrategy
 	if c != nil {
@@ -196,6 +201,45 @@ func (c *SourceCriterion) build() (sourceFunc, error) {
 		return st.appendIP(dst, ctx, r)
 	}, nil
 }
+
+// appendRequestHost appends Go's req.Host: the authority of an
+// absolute-form target ("GET http://a.example:8080/ HTTP/1.1", without
+// its userinfo) when it has one, else the Host header as sent (with its
+// port, in its case). The engine moves the authority into the Host header
+// only when it forwards, after the middlewares (absoluteAuthority is
+// errors.go's).
+func appendRequestHost(dst []byte, ctx *fasthttp.RequestCtx, _ *Request) []byte {
+	if a, ok := absoluteAuthority(ctx.Request.Header.RequestURI()); ok && len(a) > 0 {
+		return append(dst, a...)
+	}
+	return append(dst, ctx.Request.Header.Host()...)
+}
+
+// parseAddrBytes is netip.ParseAddr of b without copying it: the address
+// it returns holds no part of b (a zone is interned), and its error,
+// which does, must not be kept. Text with a byte no address has before
+// its zone ("foo", "[::1]:80") is refused without netip, whose error
+// would allocate.
+func parseAddrBytes(b []byte) (netip.Addr, error) {
+	for _, c := range b {
+		if c == '%' {
+			break
+		}
+		if !addrByte[c] {
+			return netip.Addr{}, errNotAddr
+		}
+	}
+	return netip.ParseAddr(unsafe.String(unsafe.SliceData(b), len(b)))
+}
+
+var errNotAddr = errors.New("not an IP address")
+
+var addrByte = func() (t [256]bool) {
+	for _, c := range "0123456789abcdefABCDEF.:" {
+		t[c] = true
+	}
+	return t
+}()
 
 // ipChecker is Traefik's ip.Checker: single addresses and CIDR ranges.
 type ipChecker struct {
@@ -214,13 +258,24 @@ func newIPChecker(list []string) (*ipChecker, error) {
 			c.addrs = append(c.addrs, a.Unmap())
 			continue
 		}
-		p, err := netip.ParsePrefix(s)
+		// net.ParseCIDR, as Traefik: it accepts what netip.ParsePrefix
+		// refuses (a prefix length with leading zeros, "1.2.3.4/024"), and
+		// its error is Traefik's, which prints the nil network it failed
+		// to parse: "parsing CIDR trusted IPs <nil>: invalid CIDR address: foo".
+		_, n, err := net.ParseCIDR(s)
 		if err != nil {
-			return nil, fmt.Errorf("parsing CIDR trusted IPs %s: %w", s, err)
+			return nil, fmt.Errorf("parsing CIDR trusted IPs <nil>: %w", err)
 		}
-		p = p.Masked()
-		if p.Addr().Is4In6() && p.Bits() >= 96 {
-			p = netip.PrefixFrom(p.Addr().Unmap(), p.Bits()-96)
+		ones, bits := n.Mask.Size()
+		a, _ := netip.AddrFromSlice(n.IP) // 16 bytes, masked
+		if bits == 32 {
+			a = a.Unmap()
+		}
+		p := netip.PrefixFrom(a, ones)
+		if a.Is4In6() && ones >= 96 {
+			// net.IPNet.Contains matches IPv4 addresses against such a
+			// network (and only them, or their IPv4-mapped forms).
+			p = netip.PrefixFrom(a.Unmap(), ones-96)
 		}
 		c.prefixes = append(c.prefixes, p)
 	}
@@ -233,7 +288,7 @@ func (c *ipChecker) contains(addr []byte) (bool, error) {
 	if len(addr) == 0 {
 		return false, errors.New("empty IP address")
 	}
-	a, err := netip.ParseAddr(string(addr))
+	a, err := parseAddrBytes(addr)
 	if err != nil {
 		return false, fmt.Errorf("unable to parse address: %s: can't parse IP from address %s", addr, addr)
 	}
