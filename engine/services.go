@@ -20,7 +20,8 @@ import (
 )
 
 // lbService balances over the servers of one Kubernetes Service port with
-// the service's strategy (Traefik's EDF WRR, or P2C) and sticky cookie.
+// the service's strategy (Traefik's EDF WRR, P2C, HRW or least time) and
+// sticky cookie.
 // Its balancer is swapped atomically when only the service's endpoints
 // change (Server.UpdateEndpoints), without rebuilding the runtime.
 type lbService struct {
@@ -28,6 +29,7 @@ type lbService struct {
 	bal      atomic.Pointer[balancer] // endpoints carry their *upstream in Data
 	passHost bool
 	passive  *spec.PassiveHealthCheck
+	timed    bool      // strategy leasttime: record response times
 	elog     *errorLog // nil in tools
 	health   healthMemo
 }
@@ -42,7 +44,8 @@ type balancer struct {
 // state (in-flight counts, passive health) is kept in reg by service and
 // server URL, so it survives reloads.
 func newLBService(def *spec.Service, servers []spec.Server, ups *upstreams, reg *lb.Registry) *lbService {
-	s := &lbService{def: def, passHost: def.LoadBalancer.PassHostHeader, passive: def.LoadBalancer.Passive}
+	s := &lbService{def: def, passHost: def.LoadBalancer.PassHostHeader, passive: def.LoadBalancer.Passive,
+		timed: def.LoadBalancer.Strategy == "leasttime"}
 	s.setServers(servers, ups, reg)
 	return s
 }
@@ -71,6 +74,8 @@ func (s *lbService) setServers(servers []spec.Server, ups *upstreams, reg *lb.Re
 		b = lb.NewP2C(eps, opts)
 	case "hrw":
 		b = lb.NewHRW(eps, opts)
+	case "leasttime":
+		b = lb.NewLeastTime(eps, opts)
 	default:
 		b = lb.NewWRR(eps, opts)
 	}
@@ -90,6 +95,8 @@ func (s *lbService) canReport() error {
 			kind = "P2C"
 		case "hrw":
 			kind = "HRW"
+		case "leasttime":
+			kind = "LeastTime"
 		}
 		return fmt.Errorf("healthCheck not enabled in config for this %s service", kind)
 	}
@@ -136,7 +143,17 @@ func (s *lbService) serve(ctx *fasthttp.RequestCtx, st *reqState) {
 	up := ep.Data.(*upstream)
 	st.upURL = up.url
 	ep.State.Acquire()
+	var start time.Time
+	timed := s.timed && !isWebSocket(&ctx.Request.Header)
+	if timed {
+		start = time.Now()
+	}
 	err := forward(ctx, st, up, s.passHost)
+	if timed && err == nil {
+		// The upstream clients stream bodies: forward returns once the
+		// response header is in, Traefik's time to first byte.
+		ep.State.ObserveLatency(time.Since(start))
+	}
 	ep.State.Release()
 	st.mw.UpstreamErr = err
 	if err != nil {

@@ -100,3 +100,13 @@ func TestHintAllocs(t *testing.T) {
 		_ = h.SetCookies()
 	})
 }
+
+func TestLeastTimePickAllocs(t *testing.T) {
+	spec := NewCookieSpec(CookieConfig{}, "svc")
+	h := new(Hint)
+	for _, eps := range [][]*Endpoint{ones(1), ones(10), weighted(5, 3, 1)} {
+		b := NewLeastTime(eps, Options{Sticky: &spec})
+		assertNoAllocs(t, func() { h.Reset(); b.Pick(h) })
+		assertNoAllocs(t, func() { eps[0].State.ObserveLatency(time.Millisecond) })
+	}
+}

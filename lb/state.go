@@ -57,6 +57,10 @@ type State struct {
 	head   int     // next ring slot to write; guarded by failMu
 	count  int     // number of valid ring entries; guarded by failMu
 
+	// lat is the response-time history kept for least-time balancers;
+	// nil until one is built over the endpoint.
+	lat atomic.Pointer[latency]
+
 	_ cacheLinePad
 
 	// inflight is written twice per proxied request; isolating it keeps

@@ -135,7 +135,7 @@ type Service struct {
 type LoadBalancer struct {
 	// EndpointsKey names the server list in Snapshot.Endpoints.
 	EndpointsKey   string
-	Strategy       string // "wrr" or "p2c"
+	Strategy       string // "wrr", "p2c", "hrw" or "leasttime"
 	PassHostHeader bool
 	FlushInterval  time.Duration // negative: flush after every write
 	Sticky         *Cookie

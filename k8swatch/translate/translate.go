@@ -495,7 +495,7 @@ func (t *translator) kubernetesService(lb crd.LoadBalancerSpec) (string, error) 
 	case crd.BalancerStrategyHRW:
 		strategy = "hrw"
 	case crd.BalancerStrategyLeastTime:
-		return "", fmt.Errorf("service %s/%s: load-balancer strategy %s is not supported by edgeroute yet", lb.Namespace, lb.Name, lb.Strategy)
+		strategy = "leasttime"
 	default:
 		return "", fmt.Errorf("service %s/%s: load-balancer strategy %s is not supported", lb.Namespace, lb.Name, lb.Strategy)
 	}
