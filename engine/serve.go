@@ -18,6 +18,7 @@ import (
 	"unsafe"
 
 	"github.com/valyala/fasthttp"
+	"golang.org/x/net/http/httpguts"
 
 	"github.com/edgeroute/edgeroute/compile"
 	"github.com/edgeroute/edgeroute/compile/spec"
@@ -199,6 +200,7 @@ type decision struct {
 // Reasons of the entry point's own answers.
 const (
 	reasonBadRequest  = "the request target or Host cannot be routed (see below)"
+	reasonBadVersion  = "net/http answers 505 to a request line whose version is not HTTP/1.x"
 	reasonNoRouters   = "no routers on this entry point for this kind of connection"
 	reasonMisdirected = "the Host's routers ask for other TLS options than the connection's server name got (421, Traefik's domain-fronting check)"
 	reasonNoMatch     = "no router matches"
@@ -217,6 +219,9 @@ func decide(ctx *fasthttp.RequestCtx, rt *Runtime, ep *listener, st *reqState) d
 		return decision{status: fasthttp.StatusOK, reason: reasonOptionsStar}
 	}
 	if err := fillRequest(ctx, st, ep.cfg.SanitizePath); err != nil {
+		if err == errBadVersion { // net/http's answer to a version it does not serve
+			return decision{status: fasthttp.StatusHTTPVersionNotSupported, reason: reasonBadVersion, err: err}
+		}
 		return decision{status: fasthttp.StatusBadRequest, reason: reasonBadRequest, err: err}
 	}
 	// Forwarded headers are settled before routing, so Header matchers see
@@ -253,6 +258,12 @@ func (d decision) answer(ctx *fasthttp.RequestCtx) {
 		ctx.Response.Header.SetContentLength(0)
 	case fasthttp.StatusBadRequest:
 		ctx.SetStatusCode(fasthttp.StatusBadRequest)
+		if d.err == errBadHeaderName { // as net/http: a client whose framing may be read otherwise
+			ctx.SetConnectionClose()
+		}
+	case fasthttp.StatusHTTPVersionNotSupported:
+		ctx.SetStatusCode(fasthttp.StatusHTTPVersionNotSupported)
+		ctx.SetConnectionClose()
 	case fasthttp.StatusMisdirectedRequest:
 		ctx.Response.Header.SetContentType(textPlain)
 		ctx.Response.Header.Set("X-Content-Type-Options", "nosniff")
@@ -375,6 +386,9 @@ func fillRequest(ctx *fasthttp.RequestCtx, st *reqState, sanitize bool) error {
 	if !validHostHeader(h.Host()) {
 		return errBadHost
 	}
+	if err := checkVersionAndNames(h); err != nil {
+		return err
+	}
 	st.creq.Host = st.host
 	st.creq.Path = st.path
 	st.creq.Method = h.Method()
@@ -385,6 +399,48 @@ func fillRequest(ctx *fasthttp.RequestCtx, st *reqState, sanitize bool) error {
 	m.Reset(st.esc)
 	m.Query, m.HasQuery = query, hasQuery
 	m.Host, m.ClientIP = st.host, st.creq.ClientIP
+	return nil
+}
+
+var (
+	errBadVersion    = errors.New("unsupported HTTP version")
+	errBadHeaderName = errors.New("invalid header name")
+)
+
+// checkVersionAndNames is what net/http checks before Traefik sees a
+// request and fasthttp does not: the version is HTTP/1.x (another 1.x
+// minor is served, and forwarded, as HTTP/1.1, never upstream verbatim),
+// and every header name is a token (fasthttp forwards "X Y: z").
+func checkVersionAndNames(h *fasthttp.RequestHeader) error {
+	switch p := h.Protocol(); {
+	case string(p) == "HTTP/1.1" || string(p) == "HTTP/1.0":
+	case len(p) == 8 && string(p[:7]) == "HTTP/1." && p[7] >= '0' && p[7] <= '9':
+		h.SetProtocol("HTTP/1.1")
+	default:
+		return errBadVersion
+	}
+	// The raw block, not All(): All joins the Cookie lines (which
+	// are forwarded as sent).
+	for raw := h.RawHeaders(); len(raw) > 0; {
+		line := raw
+		if i := bytes.IndexByte(raw, '\n'); i >= 0 {
+			line, raw = raw[:i], raw[i+1:]
+		} else {
+			raw = nil
+		}
+		if len(line) == 0 || line[0] == ' ' || line[0] == '\t' || line[0] == '\r' {
+			continue // an obs-fold continuation (joined by fasthttp), or the end
+		}
+		i := bytes.IndexByte(line, ':')
+		if i <= 0 {
+			return errBadHeaderName
+		}
+		for _, c := range line[:i] {
+			if !httpguts.IsTokenRune(rune(c)) {
+				return errBadHeaderName
+			}
+		}
+	}
 	return nil
 }
 
