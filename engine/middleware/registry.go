@@ -58,6 +58,7 @@ var Kinds = []Kind{
 	kind("contentType", newContentType),
 	kind("headers", newHeaders),
 	kind("grpcWeb", newGrpcWeb),
+	kind("forwardAuth", newForwardAuth),
 	// New kinds go above this line, one row each.
 }
 
