@@ -66,6 +66,7 @@ var Kinds = []Kind{
 	kind("ipAllowList", newIPAllowList),
 	kind("ipWhiteList", newIPWhiteList),
 	kind("inFlightReq", newInFlightReq),
+	kind("forwardAuth", newForwardAuth),
 	// New kinds go above this line, one row each.
 }
 

@@ -141,10 +141,11 @@ func resolverOf[T any](f func(t *translator, ns string, s *crd.MiddlewareSpec) (
 // resolvers: one row per kind whose configuration needs the cluster's
 // objects, each in a file of its own (mw_<kind>.go).
 var resolvers = map[string]resolver{
-	"jwt":        resolverOf(resolveJWT),
-	"basicAuth":  resolverOf(resolveBasicAuth),
-	"digestAuth": resolverOf(resolveDigestAuth),
-	"rateLimit":  resolverOf(resolveRateLimit),
+	"jwt":         resolverOf(resolveJWT),
+	"basicAuth":   resolverOf(resolveBasicAuth),
+	"digestAuth":  resolverOf(resolveDigestAuth),
+	"rateLimit":   resolverOf(resolveRateLimit),
+	"forwardAuth": resolverOf(resolveForwardAuth),
 	// New resolvers go above this line, one row each.
 }
 
