@@ -3,6 +3,8 @@ package engine
 import (
 	"bufio"
 	"encoding/json"
+	"net/http"
+	"net/http/httptest"
 	"os"
 	"path/filepath"
 	"regexp"
@@ -90,5 +92,35 @@ func TestAccessLogJSONAndFilters(t *testing.T) {
 	}
 	if !strings.HasPrefix(lines[0], `{"ClientAddr":`) {
 		t.Errorf("keys not sorted: %.40s", lines[0])
+	}
+}
+
+// ClientUsername is the user an authentication middleware accepted:
+// basicAuth's, and forwardAuth's headerField (the auth server's answer
+// header, as Traefik records it).
+func TestAccessLogClientUsername(t *testing.T) {
+	up := backend(t, "a")
+	auth := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		w.Header().Set("X-Auth-User", "carol")
+	}))
+	t.Cleanup(auth.Close)
+	snap := withMiddlewares(lbSnap([]spec.Router{
+		{Name: "basic", Rule: "PathPrefix(`/basic`)", Service: "s", Middlewares: []string{"basic@kubernetescrd"}},
+		{Name: "fwd", Rule: "PathPrefix(`/fwd`)", Service: "s", Middlewares: []string{"fwd@kubernetescrd"}},
+	}, map[string]string{"s": up}),
+		// alice:secret ({SHA} of "secret")
+		mwDef("basic@kubernetescrd", "basicAuth", `{"users":["alice:{SHA}5en6G6MezRroT3XKqkdPOmY/BfQ="]}`),
+		mwDef("fwd@kubernetescrd", "forwardAuth", `{"address":"`+auth.URL+`","trustForwardHeader":true,"maxResponseBodySize":1024,"authResponseHeaders":["X-Auth-User"],"headerField":"X-Auth-User"}`))
+	path := filepath.Join(t.TempDir(), "access.log")
+	_, base := startServer(t, snap, "--accessLog.filePath="+path)
+	if code, _ := get(t, base+"/basic", "a.test", "Authorization: Basic YWxpY2U6c2VjcmV0"); code != 200 {
+		t.Fatalf("basic: %d", code)
+	}
+	if code, _ := get(t, base+"/fwd", "a.test"); code != 200 {
+		t.Fatalf("fwd: %d", code)
+	}
+	lines := readLines(t, path, 2)
+	if len(lines) != 2 || !strings.HasPrefix(lines[0], "127.0.0.1 - alice [") || !strings.HasPrefix(lines[1], "127.0.0.1 - carol [") {
+		t.Fatalf("lines: %q", lines)
 	}
 }

@@ -137,6 +137,7 @@ type forwardAuth struct {
 	keepLoc     bool            // preserveLocationHeader
 	keepMethod  bool            // preserveRequestMethod
 	signin      string          // authSigninURL
+	userHeader  string          // headerField: the access log's user, canonical ("" for none)
 	signinLoc   string          // its Location when it is absolute (no resolution needed)
 }
 
@@ -203,9 +204,9 @@ func newForwardAuth(c *forwardAuthConfig, _ *spec.Middleware, bc *BuildContext) 
 			fa.cookies[n] = true
 		}
 	}
-	if c.HeaderField != "" {
-		bc.Warn("headerField %q: Traefik records the value of that auth response header as the access log's user name; edgeroute writes no access log, so it has no effect", c.HeaderField)
-	}
+	// headerField names the request header (after the auth response's
+	// headers are copied) whose value is the access log's user name.
+	fa.userHeader = http.CanonicalHeaderKey(c.HeaderField)
 	if u, err := url.Parse(c.AuthSigninURL); c.AuthSigninURL != "" && (err != nil || u.Scheme != "" || u.Host != "") {
 		fa.signinLoc = faHexEscapeNonASCII(c.AuthSigninURL)
 	}
@@ -457,6 +458,11 @@ func (fa *forwardAuth) serve(ctx *fasthttp.RequestCtx, r *Request, next Handler)
 		return
 	}
 	fa.copyResponseHeaders(ctx, s)
+	if fa.userHeader != "" {
+		if u := ctx.Request.Header.Peek(fa.userHeader); len(u) > 0 {
+			r.User = append(r.User[:0], u...)
+		}
+	}
 	cookies := fa.authCookies(s)
 	s.resp.Reset() // the connection goes back to the pool before next
 	if !cookies {

@@ -1139,8 +1139,7 @@ func TestForwardAuthWarnings(t *testing.T) {
 		{faConfig("http://a", `"trustForwardHeader":true,"maxResponseBodySize":-1,"forwardBody":true`), []string{faWarnMaxBody}},
 		{faConfig("http://a", `"trustForwardHeader":true,"maxResponseBodySize":-1,"forwardBody":true,"maxBodySize":-1`), nil},
 		{faConfig("http://a", `"trustForwardHeader":true,"maxResponseBodySize":1,"tls":{"caOptional":false}`), []string{faWarnCAOptional}},
-		{faConfig("http://a", `"trustForwardHeader":true,"maxResponseBodySize":1,"headerField":"X-User"`),
-			[]string{`headerField "X-User": Traefik records the value of that auth response header as the access log's user name; edgeroute writes no access log, so it has no effect`}},
+		{faConfig("http://a", `"trustForwardHeader":true,"maxResponseBodySize":1,"headerField":"X-User"`), nil},
 	}
 	for _, tc := range tests {
 		b := faBuild(tc.config)
