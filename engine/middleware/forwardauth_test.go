@@ -457,12 +457,24 @@ func equalHeader(a, b http.Header) bool {
 // reached is a 500 with an empty body (and no Content-Type, as behind
 // Traefik's entry point); so is an address net/http refuses.
 func TestForwardAuthUnreachable(t *testing.T) {
+	// An auth server that drops every connection without an answer (a
+	// listener kept open: a closed port could be taken again by another
+	// test running meanwhile).
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
 		t.Fatal(err)
 	}
+	t.Cleanup(func() { ln.Close() })
+	go func() {
+		for {
+			c, err := ln.Accept()
+			if err != nil {
+				return
+			}
+			c.Close()
+		}
+	}()
 	closed := "http://" + ln.Addr().String()
-	ln.Close()
 	var called atomic.Bool
 	backend := http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) { called.Store(true) })
 	for _, address := range []string{closed, "ftp://127.0.0.1/", "http:///nohost", "http://127.0.0.1:99999/", "http://%zz/"} {
