@@ -72,7 +72,13 @@ func closedAddr(t testing.TB) string {
 // error becomes r.UpstreamErr and the answer is 502, as the service does
 // (with a header naming the failed attempt); later calls go on to next.
 func unreachable(t testing.TB, n int) Middleware {
-	addr := closedAddr(t)
+	// One real refused dial, made now while the port is surely closed:
+	// dialing it again later could reach a listener another test opened
+	// on the freed port meanwhile.
+	_, refused := fasthttp.DialTimeout(closedAddr(t), 5*time.Second)
+	if refused == nil {
+		t.Fatal("a dial to a closed port succeeded")
+	}
 	var count atomic.Int32
 	return func(next Handler) Handler {
 		return func(ctx *fasthttp.RequestCtx, r *Request) {
@@ -80,11 +86,7 @@ func unreachable(t testing.TB, n int) Middleware {
 				next(ctx, r)
 				return
 			}
-			_, err := fasthttp.DialTimeout(addr, 5*time.Second)
-			if err == nil {
-				panic("a dial to a closed port succeeded")
-			}
-			r.UpstreamErr = err
+			r.UpstreamErr = refused
 			ctx.Response.Reset()
 			ctx.Response.Header.Set("X-Failed-Attempt", strconv.Itoa(r.Attempt))
 			ctx.SetStatusCode(fasthttp.StatusBadGateway)
