@@ -3,9 +3,6 @@ package translate
 import (
 	"errors"
 	"fmt"
-	"strings"
-
-	corev1 "k8s.io/api/core/v1"
 
 	"github.com/edgeroute/edgeroute/k8swatch/crd"
 )
@@ -75,73 +72,18 @@ func resolveForwardAuth(t *translator, ns string, s *crd.MiddlewareSpec) (*forwa
 	}
 	out.TLS = &forwardAuthTLSPEM{InsecureSkipVerify: auth.TLS.InsecureSkipVerify, CAOptional: auth.TLS.CAOptional}
 	if auth.TLS.CASecret != "" {
-		ca, err := forwardAuthCASecret(t, ns, auth.TLS.CASecret)
+		ca, err := t.caSecret(ns, auth.TLS.CASecret)
 		if err != nil {
 			return nil, fmt.Errorf("failed to load auth ca secret: %w", err)
 		}
-		out.TLS.CA = ca
+		out.TLS.CA = string(ca)
 	}
 	if auth.TLS.CertSecret != "" {
-		cert, key, err := forwardAuthTLSSecret(t, ns, auth.TLS.CertSecret)
+		cert, key, err := t.authTLSSecret(ns, auth.TLS.CertSecret)
 		if err != nil {
 			return nil, fmt.Errorf("failed to load auth secret: %w", err)
 		}
 		out.TLS.Cert, out.TLS.Key = cert, key
 	}
 	return out, nil
-}
-
-// forwardAuthCASecret is Traefik's loadCASecret: the Secret's tls.ca, else
-// its ca.crt, else its only entry, whatever its name (kept by Traefik for
-// backward compatibility).
-func forwardAuthCASecret(t *translator, ns, name string) (string, error) {
-	secret, err := t.secret(ns, name)
-	if err != nil {
-		return "", err
-	}
-	if v, ok := secret.Data["tls.ca"]; ok {
-		return string(v), nil
-	}
-	if v, ok := secret.Data["ca.crt"]; ok {
-		return string(v), nil
-	}
-	if len(secret.Data) == 1 {
-		for _, v := range secret.Data {
-			return string(v), nil
-		}
-	}
-	return "", fmt.Errorf("secret '%s/%s' has no CA block: secret %s/%s contains neither tls.ca nor ca.crt", ns, name, ns, name)
-}
-
-// forwardAuthTLSSecret is Traefik's loadAuthTLSSecret and
-// getCertificateBlocks: the Secret's tls.crt and tls.key, both present
-// and not empty.
-func forwardAuthTLSSecret(t *translator, ns, name string) (string, string, error) {
-	secret, err := t.secret(ns, name)
-	if err != nil {
-		// loadAuthTLSSecret's own wording for a missing Secret.
-		return "", "", fmt.Errorf("secret '%s/%s' does not exist", ns, name)
-	}
-	var missing []string
-	crt, okCrt := secret.Data[corev1.TLSCertKey]
-	if !okCrt {
-		missing = append(missing, corev1.TLSCertKey)
-	}
-	key, okKey := secret.Data[corev1.TLSPrivateKeyKey]
-	if !okKey {
-		missing = append(missing, corev1.TLSPrivateKeyKey)
-	}
-	if len(missing) > 0 {
-		return "", "", fmt.Errorf("secret %s/%s is missing the following TLS data entries: %s", ns, name, strings.Join(missing, ", "))
-	}
-	if len(crt) == 0 {
-		missing = append(missing, corev1.TLSCertKey)
-	}
-	if len(key) == 0 {
-		missing = append(missing, corev1.TLSPrivateKeyKey)
-	}
-	if len(missing) > 0 {
-		return "", "", fmt.Errorf("secret %s/%s contains the following empty TLS data entries: %s", ns, name, strings.Join(missing, ", "))
-	}
-	return string(crt), string(key), nil
 }

@@ -2,7 +2,6 @@ package translate
 
 import (
 	"fmt"
-	"strings"
 
 	"k8s.io/apimachinery/pkg/util/intstr"
 
@@ -60,14 +59,14 @@ func resolveRateLimit(t *translator, ns string, s *crd.MiddlewareSpec) (*rateLim
 	if r.TLS != nil {
 		tls := &rateLimitTLSResolved{InsecureSkipVerify: r.TLS.InsecureSkipVerify}
 		if r.TLS.CASecret != "" {
-			ca, err := t.rateLimitCA(ns, r.TLS.CASecret)
+			ca, err := t.caSecret(ns, r.TLS.CASecret)
 			if err != nil {
 				return nil, fmt.Errorf("failed to load auth ca secret: %w", err)
 			}
-			tls.CA = ca
+			tls.CA = string(ca)
 		}
 		if r.TLS.CertSecret != "" {
-			cert, key, err := t.rateLimitCert(ns, r.TLS.CertSecret)
+			cert, key, err := t.authTLSSecret(ns, r.TLS.CertSecret)
 			if err != nil {
 				return nil, fmt.Errorf("failed to load auth secret: %w", err)
 			}
@@ -89,56 +88,4 @@ func resolveRateLimit(t *translator, ns string, s *crd.MiddlewareSpec) (*rateLim
 		out.Redis.Username, out.Redis.Password = string(user), string(pass)
 	}
 	return out, nil
-}
-
-// rateLimitCA is Traefik's loadCASecret: tls.ca, else ca.crt, else the
-// Secret's only entry.
-func (t *translator) rateLimitCA(ns, name string) (string, error) {
-	sec, err := t.secret(ns, name)
-	if err != nil {
-		return "", err
-	}
-	if v, ok := sec.Data["tls.ca"]; ok {
-		return string(v), nil
-	}
-	if v, ok := sec.Data["ca.crt"]; ok {
-		return string(v), nil
-	}
-	if len(sec.Data) == 1 {
-		for _, v := range sec.Data {
-			return string(v), nil
-		}
-	}
-	return "", fmt.Errorf("secret '%s/%s' has no CA block: secret %s/%s contains neither tls.ca nor ca.crt", ns, name, ns, name)
-}
-
-// rateLimitCert is Traefik's loadAuthTLSSecret: tls.crt and tls.key,
-// both present and not empty.
-func (t *translator) rateLimitCert(ns, name string) (cert, key string, err error) {
-	sec, err := t.secret(ns, name)
-	if err != nil {
-		return "", "", fmt.Errorf("secret '%s/%s' does not exist", ns, name)
-	}
-	crt, okCrt := sec.Data["tls.crt"]
-	k, okKey := sec.Data["tls.key"]
-	var missing []string
-	if !okCrt {
-		missing = append(missing, "tls.crt")
-	}
-	if !okKey {
-		missing = append(missing, "tls.key")
-	}
-	if len(missing) > 0 {
-		return "", "", fmt.Errorf("secret %s/%s is missing the following TLS data entries: %s", ns, name, strings.Join(missing, ", "))
-	}
-	if len(crt) == 0 {
-		missing = append(missing, "tls.crt")
-	}
-	if len(k) == 0 {
-		missing = append(missing, "tls.key")
-	}
-	if len(missing) > 0 {
-		return "", "", fmt.Errorf("secret %s/%s contains the following empty TLS data entries: %s", ns, name, strings.Join(missing, ", "))
-	}
-	return string(crt), string(k), nil
 }

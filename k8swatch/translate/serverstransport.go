@@ -171,27 +171,6 @@ func (t *translator) serversTransport(st *crd.ServersTransport, ref spec.Ref) (*
 	return out, nil
 }
 
-// caSecret is Traefik's loadCASecret: tls.ca, else ca.crt, else the only
-// value of a Secret holding one.
-func (t *translator) caSecret(ns, name string) ([]byte, error) {
-	s, err := t.secret(ns, name)
-	if err != nil {
-		return nil, err
-	}
-	if ca, ok := s.Data["tls.ca"]; ok {
-		return ca, nil
-	}
-	if ca, ok := s.Data["ca.crt"]; ok {
-		return ca, nil
-	}
-	if len(s.Data) == 1 {
-		for _, v := range s.Data {
-			return v, nil
-		}
-	}
-	return nil, fmt.Errorf("secret '%s/%s' has no CA block: secret %s/%s contains neither tls.ca nor ca.crt", ns, name, ns, name)
-}
-
 // caConfigMap is Traefik's loadCAConfigMap: tls.ca, else ca.crt.
 func (t *translator) caConfigMap(ns, name string) ([]byte, error) {
 	t.deps.configMaps[key(ns, name)] = true
