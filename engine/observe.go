@@ -177,24 +177,9 @@ func (b *observedBody) Read(p []byte) (int, error) {
 func (b *observedBody) CloseWithError(err error) error {
 	grpc := b.hdr.Peek("Grpc-Status") // the header (trailers-only) or the trailer section
 	b.obs.record(b.n, grpc)
-	cerr := closeBody(b.src, err)
+	cerr := middleware.CloseBodyStream(b.src, err)
 	b.src, b.hdr = nil, nil
 	observedPool.Put(b)
-	return cerr
-}
-
-// closeBody closes a body stream as fasthttp does (Close and/or
-// CloseWithError).
-func closeBody(r io.Reader, err error) error {
-	var cerr error
-	if c, ok := r.(io.Closer); ok {
-		cerr = c.Close()
-	}
-	if c, ok := r.(fasthttp.ReadCloserWithError); ok {
-		if e := c.CloseWithError(err); cerr == nil {
-			cerr = e
-		}
-	}
 	return cerr
 }
 

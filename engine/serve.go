@@ -147,20 +147,11 @@ func untilClose(ctx *fasthttp.RequestCtx) {
 	head := h.AppendBytes(nil)
 	ctx.HijackSetNoResponse(true)
 	ctx.Hijack(func(c net.Conn) {
-		defer closeStream(body)
+		defer middleware.CloseBodyStream(body, nil)
 		if _, err := c.Write(head); err == nil {
 			io.Copy(c, body)
 		}
 	})
-}
-
-// closeStream closes a body stream as fasthttp would.
-func closeStream(r io.Reader) {
-	if c, ok := r.(fasthttp.ReadCloserWithError); ok {
-		c.CloseWithError(nil)
-	} else if c, ok := r.(io.Closer); ok {
-		c.Close()
-	}
 }
 
 var (

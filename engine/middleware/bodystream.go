@@ -37,6 +37,10 @@ func takeBodyStream(resp *fasthttp.Response) io.Reader {
 	return r
 }
 
+// CloseBodyStream is closeBodyStream for the engine, which takes over
+// streams too (metrics, HTTP/1.0 until close).
+func CloseBodyStream(r io.Reader, err error) error { return closeBodyStream(r, err) }
+
 // TakeResponseBodyStream is takeBodyStream for the engine, which writes
 // an HTTP/1.0 client's body of unknown length itself (until close).
 func TakeResponseBodyStream(resp *fasthttp.Response) (io.Reader, error) {
