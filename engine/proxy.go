@@ -338,6 +338,14 @@ func forward(ctx *fasthttp.RequestCtx, st *reqState, u *upstream, passHost bool)
 		h.SetHost(u.hostPort)
 	}
 	appendXFF(req, st)
+	// The client's Connection line is its own hop's (RFC 9110 §7.6.1): it
+	// is not forwarded, as Go's ReverseProxy drops it for Traefik. Header
+	// matchers saw it; the fasthttp server took its close decision from it
+	// before the handler ran, so deleting it here changes nothing for the
+	// client connection, and the upstream connection stays reusable.
+	if h.ConnectionClose() || len(h.Peek("Connection")) > 0 {
+		h.Del("Connection")
+	}
 	if hasHopRequest(h) {
 		for _, k := range hopHeaders {
 			h.Del(k)
