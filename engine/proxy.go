@@ -360,6 +360,7 @@ func forward(ctx *fasthttp.RequestCtx, st *reqState, u *upstream, passHost bool)
 
 	// No invented Content-Type for a body that came without one.
 	h.SetNoDefaultContentType(true)
+	stickBody(req, st)
 	err := u.hc.Do(req, &ctx.Response)
 	if err != nil {
 		return err
@@ -459,4 +460,44 @@ func (l *listener) trusts(ip netip.Addr) bool {
 		}
 	}
 	return false
+}
+
+// stickyBody repeats the first error of the body stream it wraps on every
+// later Read. fasthttp's client writes a chunked request body with a loop
+// that, when a Read returns data and an error together, sends the data and
+// drops the error: a client chunk followed by a bare LF instead of CRLF
+// would then be forwarded as a complete body (the next Read parses the
+// "0" that follows as the last chunk). With the error repeated, the next
+// Read ends the write and the upstream never sees a terminating chunk.
+type stickyBody struct {
+	r   io.Reader
+	err error
+}
+
+func (b *stickyBody) Read(p []byte) (int, error) {
+	if b.err != nil {
+		return 0, b.err
+	}
+	n, err := b.r.Read(p)
+	if err != nil {
+		b.err = err
+	}
+	return n, err
+}
+
+// stickBody wraps a chunked request body read from the client connection
+// in the reqState's stickyBody (no allocation). fasthttp's own request
+// stream is no io.Closer, so replacing it leaves it to the server loop,
+// which drains or drops it; an io.Closer (an HTTP/2 body) is left alone,
+// as SetBodyStream would close it.
+func stickBody(req *fasthttp.Request, st *reqState) {
+	if !req.IsBodyStream() || req.Header.ContentLength() != -1 {
+		return
+	}
+	bs := req.BodyStream()
+	if _, closer := bs.(io.Closer); closer || bs == io.Reader(&st.body) {
+		return
+	}
+	st.body = stickyBody{r: bs}
+	req.SetBodyStream(&st.body, -1)
 }

@@ -48,6 +48,9 @@ type reqState struct {
 	// (error pages) does not repeat it.
 	xffDone bool
 	xff     []byte
+	// body wraps a streamed chunked request body for the upstream client
+	// (stickBody).
+	body stickyBody
 	// router is the router that took the request (nil: the entry point
 	// answered), and start, proto and reqBytes what metrics record of it.
 	router   *routerRuntime
@@ -104,6 +107,7 @@ func (s *Server) handler(ep *listener) fasthttp.RequestHandler {
 		}
 		ownStatusLine(ctx)
 		st.creq.Header = nil
+		st.body = stickyBody{}
 		st.hint.Reset()
 		statePool.Put(st)
 	}

@@ -3,6 +3,7 @@
 package engine
 
 import (
+	"bufio"
 	"errors"
 	"fmt"
 	"log/slog"
@@ -156,6 +157,19 @@ func (s *lbService) serve(ctx *fasthttp.RequestCtx, st *reqState) {
 	}
 	ep.State.Release()
 	st.mw.UpstreamErr = err
+	if err != nil && clientBodyBroken(err) {
+		// The client's chunked body is malformed (reliability F7/F8): its
+		// fault, not the server's, which keeps its health. The upstream got
+		// no terminating chunk and its connection is not reused; the client
+		// gets 400 and, as for any framing error, a closed connection.
+		s.elog.clientBody(s.def.Name, err)
+		ctx.Response.Reset()
+		ctx.SetStatusCode(fasthttp.StatusBadRequest)
+		ctx.Response.Header.SetContentType(textPlain)
+		ctx.SetBodyString("400 Bad Request")
+		ctx.SetConnectionClose()
+		return
+	}
 	if err != nil {
 		status := errorStatus(err)
 		s.elog.upstream(s.def.Name, up.url, status, err)
@@ -308,6 +322,44 @@ func (e *errorLog) upstream(service, url string, status int, err error) {
 		e.log.Warn("upstream request failed", "status", status, "service", service, "server", url, "error", err, "unlogged", dropped)
 	}
 }
+
+func (e *errorLog) clientBody(service string, err error) {
+	if dropped, ok := e.allow(); ok {
+		e.log.Warn("malformed request body", "status", 400, "service", service, "error", err, "unlogged", dropped)
+	}
+}
+
+// clientBodyBroken reports whether forwarding failed on the client's
+// chunked request body (fasthttp's ErrBrokenChunk: the upstream clients
+// stream responses, so a broken chunk out of Do is the request's).
+func clientBodyBroken(err error) bool {
+	var bc fasthttp.ErrBrokenChunk
+	if errors.As(err, &bc) {
+		return true
+	}
+	for _, e := range chunkSizeErrors {
+		if errors.Is(err, e) {
+			return true
+		}
+	}
+	return false
+}
+
+// chunkSizeErrors are the errors fasthttp returns for a chunk size that is
+// not a hex number, or too large for one: unexported and not wrapped in
+// ErrBrokenChunk, so they are learnt once by parsing such bodies.
+var chunkSizeErrors = func() []error {
+	var out []error
+	for _, size := range []string{"zz", "FFFFFFFFFFFFFFFFF1"} {
+		var req fasthttp.Request
+		raw := "POST / HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\n\r\n" + size + "\r\nx\r\n0\r\n\r\n"
+		var bc fasthttp.ErrBrokenChunk
+		if err := req.Read(bufio.NewReader(strings.NewReader(raw))); err != nil && !errors.As(err, &bc) {
+			out = append(out, err)
+		}
+	}
+	return out
+}()
 
 func (e *errorLog) noServer(service string) {
 	if dropped, ok := e.allow(); ok {
