@@ -45,6 +45,10 @@ func TestExplainAgreesWithServe(t *testing.T) {
 		{"empty-host", "!Host(`a.test`) && !Host(`b.test`) && Path(`/nohost`)", ""},
 		{"method", "Method(`OPTIONS`)", ""},
 		{"query", "Query(`q`,`a b`)", ""},
+		{"ua", "Header(`User-Agent`,`one`) && PathPrefix(`/h/`)", ""},
+		{"ctype", "Header(`Content-Type`,`text/a`) && PathPrefix(`/h/`)", ""},
+		{"trailer", "Header(`Trailer`,`x-foo`) && PathPrefix(`/h/`)", ""},
+		{"cookie", "Header(`Cookie`,`a=1;b=2`) && PathPrefix(`/h/`)", ""},
 	}
 	secure := []struct{ name, rule, options string }{
 		{"tls-a", "Host(`a.test`)", ""},
@@ -144,6 +148,9 @@ endpoints: [{addresses: ["127.0.0.1"]}]
 			t.Fatalf("%s: explain: %v", c.name, err)
 		}
 		counts[c.class]++
+		if c.want != "" && served != c.want {
+			disagree = append(disagree, fmt.Sprintf("%s [%s %s]: served %s, Traefik routes it to %s", c.class, c.kind, c.name, served, c.want))
+		}
 		if got := explained(x); got != served {
 			disagree = append(disagree, fmt.Sprintf("%s [%s %s]: served %s, explained %s (%s)", c.class, c.kind, c.name, served, got, x.Reason))
 		}
@@ -201,6 +208,7 @@ type explainCase struct {
 	raw               string
 	sni               string
 	h2                *http.Request
+	want              string // when set: the router Traefik routes it to
 }
 
 // explainCorpus generates the requests, by class.
@@ -291,6 +299,24 @@ func explainCorpus() []explainCase {
 		"POST / HTTP/1.1\r\nHost: ::1\r\nContent-Length: 2\r\n\r\nab",
 	} {
 		add("K-go-hosts", strings.SplitN(r, "\r\n", 3)[1], r)
+	}
+	// H: header lines fasthttp keeps in forms of its own, matched as
+	// net/http hands them to Traefik: every line of a repeated User-Agent
+	// or Content-Type; Trailer as sent without a chunked body, absent with
+	// one; Cookie lines as sent.
+	for _, h := range []struct{ name, raw, want string }{
+		{"two User-Agent, first", req("GET", "/h/ua", "Host: x.test", "User-Agent: one", "User-Agent: two"), "ua"},
+		{"two User-Agent, last", req("GET", "/h/ua", "Host: x.test", "User-Agent: two", "user-agent: one"), "ua"},
+		{"one User-Agent", req("GET", "/h/ua", "Host: x.test", "User-Agent: two"), "catchall"},
+		{"two Content-Type, first", req("POST", "/h/ct", "Host: x.test", "Content-Type: text/a", "Content-Type: text/b", "Content-Length: 0"), "ctype"},
+		{"two Content-Type, last", req("POST", "/h/ct", "Host: x.test", "Content-Type: text/b", "Content-Type: text/a", "Content-Length: 0"), "ctype"},
+		{"Trailer, no body", req("GET", "/h/tr", "Host: x.test", "Trailer: x-foo"), "trailer"},
+		{"Trailer, chunked", "POST /h/tr HTTP/1.1\r\nHost: x.test\r\nTrailer: x-foo\r\nTransfer-Encoding: chunked\r\n\r\n0\r\nX-Foo: 1\r\n\r\n", "catchall"},
+		{"Cookie as sent", req("GET", "/h/c", "Host: x.test", "Cookie: a=1;b=2"), "cookie"},
+		{"Cookie, second line", req("GET", "/h/c", "Host: x.test", "Cookie: c=3", "Cookie: a=1;b=2"), "cookie"},
+		{"Cookie re-spaced", req("GET", "/h/c", "Host: x.test", "Cookie: a=1; b=2"), "catchall"},
+	} {
+		out = append(out, explainCase{class: "H-headers", kind: "plain", name: h.name, raw: h.raw, want: h.want})
 	}
 	// I: the ping handler.
 	addAll("I-ping", "/ping", "GET", "/ping", "Host: x.test")
