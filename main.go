@@ -141,6 +141,9 @@ func listen(static *engine.Static, srv *engine.Server, log *slog.Logger) error {
 // startManifests serves a folder of manifests and follows its changes.
 func startManifests(ctx context.Context, static *engine.Static, srv *engine.Server, log *slog.Logger) error {
 	dir := k8swatch.NewDir(static.ManifestsDir, providerOptions(static), log)
+	if static.ManifestsDebounce > 0 {
+		dir.SetDebounce(static.ManifestsDebounce)
+	}
 	apply := func(snap *spec.Snapshot) {
 		problems := append(append([]spec.Problem(nil), snap.Problems...), srv.Apply(snap)...)
 		for _, p := range problems {

@@ -27,6 +27,10 @@ type Static struct {
 	// ManifestsDir is --providers.manifests.directory: a folder of
 	// Kubernetes manifests to serve from.
 	ManifestsDir string
+	// ManifestsDebounce is --providers.manifests.debounce: how long the
+	// folder must be quiet before a rebuild; 0 keeps the provider's
+	// default (100ms).
+	ManifestsDebounce time.Duration
 	// KubernetesCRD is set by --providers.kubernetesCRD, or by any of its
 	// options when no manifests folder is given (as in Traefik, where
 	// configuring a provider enables it): watch a live cluster.
@@ -415,6 +419,16 @@ func (s *Static) set(key, val string) error {
 		}
 	case key == "providers.manifests.directory":
 		s.ManifestsDir = val
+		return nil
+	case key == "providers.manifests.debounce":
+		// The watcher rebuilds at most 1s after the first change, so a
+		// longer quiet time would mean nothing.
+		if err := duration(&s.ManifestsDebounce); err != nil {
+			return err
+		}
+		if s.ManifestsDebounce <= 0 || s.ManifestsDebounce > time.Second {
+			return bad(errors.New("the debounce must be more than 0 and at most 1s"))
+		}
 		return nil
 	case key == "providers.kubernetescrd":
 		return boolean(&s.KubernetesCRD)
