@@ -201,10 +201,14 @@ const (
 	SANURI     = "URI"
 )
 
-// HealthCheck is an active HTTP health check, with Traefik's defaults
+// HealthCheck is an active health check, with Traefik's defaults
 // applied: GET, interval 30s, unhealthyInterval = interval, timeout 5s,
 // followRedirects true, any 2xx or 3xx status when Status is 0.
 type HealthCheck struct {
+	// Mode is as configured: "grpc" asks the gRPC health protocol
+	// (grpc.health.v1), and Path, Method, Status, Hostname, Headers and
+	// FollowRedirects do not apply; anything else is an HTTP check.
+	Mode              string
 	Scheme            string
 	Path              string
 	Method            string

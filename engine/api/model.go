@@ -393,7 +393,7 @@ func newLoadBalancer(sv *spec.Service, servers []spec.Server, up func(service, u
 	if h := l.HealthCheck; h != nil {
 		follow := h.FollowRedirects
 		unhealthy := duration(h.UnhealthyInterval)
-		out.HealthCheck = &healthCheck{Scheme: h.Scheme, Mode: "http", Path: h.Path, Method: h.Method, Status: h.Status, Port: h.Port,
+		out.HealthCheck = &healthCheck{Scheme: h.Scheme, Mode: h.Mode, Path: h.Path, Method: h.Method, Status: h.Status, Port: h.Port,
 			Interval: duration(h.Interval), UnhealthyInterval: &unhealthy, Timeout: duration(h.Timeout), Hostname: h.Hostname,
 			FollowRedirects: &follow, Headers: h.Headers}
 	}

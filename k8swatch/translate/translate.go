@@ -532,7 +532,7 @@ func (t *translator) kubernetesService(lb crd.LoadBalancerSpec) (string, error) 
 	if lb.Sticky != nil && lb.Sticky.Cookie != nil {
 		def.Sticky = cookie(lb.Sticky.Cookie)
 	}
-	if def.HealthCheck, err = healthCheck(lb); err != nil {
+	if def.HealthCheck, err = t.healthCheck(lb); err != nil {
 		return "", fmt.Errorf("service %s/%s: healthCheck: %w", lb.Namespace, lb.Name, err)
 	}
 	if p := lb.PassiveHealthCheck; p != nil {
@@ -560,15 +560,40 @@ func (t *translator) kubernetesService(lb crd.LoadBalancerSpec) (string, error) 
 
 // healthCheck applies Traefik's defaults to an active health check. The
 // provider allows one only on ExternalName services (checked by servers).
-func healthCheck(lb crd.LoadBalancerSpec) (*spec.HealthCheck, error) {
+// The mode is kept as written, as Traefik keeps it: "grpc" is the gRPC
+// health protocol, anything else an HTTP check; what Traefik does
+// without a word, edgeroute also does, with a warning.
+func (t *translator) healthCheck(lb crd.LoadBalancerSpec) (*spec.HealthCheck, error) {
 	h := lb.HealthCheck
 	if h == nil {
 		return nil, nil
 	}
-	if h.Mode != "" && h.Mode != "http" {
-		return nil, fmt.Errorf("mode %q is not supported by edgeroute yet (only http)", h.Mode)
+	warn := func(format string, args ...any) {
+		t.warn(t.ref("Service", lb.Namespace, lb.Name, 0), "service %s/%s: healthCheck: "+format, append([]any{lb.Namespace, lb.Name}, args...)...)
 	}
-	hc := &spec.HealthCheck{Scheme: h.Scheme, Path: h.Path, Method: h.Method, Status: h.Status, Port: h.Port,
+	switch h.Mode {
+	case "", "http":
+	case "grpc":
+		if h.Scheme != "" && h.Scheme != "http" && h.Scheme != "h2c" {
+			warn("mode grpc with scheme %q: as in Traefik, whose gRPC check dials only plaintext (h2c) and sets no TLS credentials otherwise, every check fails (grpc: no transport security set) and the servers stay down", h.Scheme)
+		}
+		var ignored []string
+		for _, f := range []struct {
+			name string
+			set  bool
+		}{{"path", h.Path != ""}, {"method", h.Method != ""}, {"status", h.Status != 0}, {"hostname", h.Hostname != ""},
+			{"headers", len(h.Headers) > 0}, {"followRedirects", h.FollowRedirects != nil}} {
+			if f.set {
+				ignored = append(ignored, f.name)
+			}
+		}
+		if len(ignored) > 0 {
+			warn("mode grpc does not use %s (Traefik ignores them too)", strings.Join(ignored, ", "))
+		}
+	default:
+		warn("mode %q is neither http nor grpc: the check runs in http mode, as in Traefik", h.Mode)
+	}
+	hc := &spec.HealthCheck{Mode: h.Mode, Scheme: h.Scheme, Path: h.Path, Method: h.Method, Status: h.Status, Port: h.Port,
 		Hostname: h.Hostname, Headers: h.Headers, Interval: 30 * time.Second, Timeout: 5 * time.Second, FollowRedirects: true}
 	if h.FollowRedirects != nil {
 		hc.FollowRedirects = *h.FollowRedirects
