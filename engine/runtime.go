@@ -440,16 +440,25 @@ func build(static *Static, snap *spec.Snapshot, ups *upstreams, reg *lb.Registry
 	var compiled []compiledTable
 	for name, ep := range static.EntryPoints {
 		for _, secure := range []bool{false, true} {
-			var routes []compile.Route
-			var routers []*routerRuntime
-			var ids []int
-			for i := range snap.Routers {
-				r := &snap.Routers[i]
+			on := func(r *spec.Router) bool {
 				eps := r.EntryPoints
 				if len(eps) == 0 {
 					eps = defaults
 				}
-				if !slices.Contains(eps, name) || (r.TLS != nil || ep.TLS != nil) != secure {
+				return slices.Contains(eps, name) && (r.TLS != nil || ep.TLS != nil) == secure
+			}
+			n := 0
+			for i := range snap.Routers {
+				if on(&snap.Routers[i]) {
+					n++
+				}
+			}
+			routes := make([]compile.Route, 0, n)
+			routers := make([]*routerRuntime, 0, n)
+			ids := make([]int, 0, n)
+			for i := range snap.Routers {
+				r := &snap.Routers[i]
+				if !on(r) {
 					continue
 				}
 				var options string

@@ -85,6 +85,14 @@ func Translate(objs *Objects, opts Options) (*spec.Snapshot, *Deps) {
 		a, b := irs[i], irs[j]
 		return a.Namespace < b.Namespace || a.Namespace == b.Namespace && a.Name < b.Name
 	})
+	n := 0
+	for _, ir := range irs {
+		n += len(ir.Spec.Routes)
+	}
+	t.snap.Routers = slices.Grow(t.snap.Routers, n)
+	if len(t.routerAt) == 0 {
+		t.routerAt = make(map[string]int, n)
+	}
 	for _, ir := range irs {
 		t.ingressRoute(ir)
 	}
@@ -116,6 +124,11 @@ type translator struct {
 	// tsFailed are the TraefikServices that could not be built, by
 	// service name, with why.
 	tsFailed map[string]error
+	// plainServices are the services built from a reference with nothing
+	// but a Service's name, namespace and port, by ns/name/port: every
+	// further such reference is the same service (10k routes to one
+	// Service build it once, not 10k times).
+	plainServices map[string]string
 }
 
 func key(ns, name string) string { return ns + "/" + name }
@@ -487,6 +500,36 @@ func cookie(c *crd.Cookie) *spec.Cookie {
 
 // kubernetesService builds a servers load balancer for one Service port.
 func (t *translator) kubernetesService(lb crd.LoadBalancerSpec) (string, error) {
+	memo := lb.Namespace + "/" + lb.Name + "/" + lb.Port.String()
+	plain := isPlainReference(&lb)
+	if name, ok := t.plainServices[memo]; ok && plain {
+		t.deps.add(lb, name)
+		return name, nil
+	}
+	name, err := t.buildKubernetesService(lb)
+	if t.plainServices == nil {
+		t.plainServices = map[string]string{}
+	}
+	if err == nil && plain {
+		t.plainServices[memo] = name
+	} else {
+		// A reference with options of its own rebuilds the service (the
+		// last reference's options apply, with a warning): the next plain
+		// one must rebuild it too.
+		delete(t.plainServices, memo)
+	}
+	return name, err
+}
+
+// isPlainReference reports whether a service reference sets nothing that
+// shapes the built service but the Service and its port.
+func isPlainReference(lb *crd.LoadBalancerSpec) bool {
+	return lb.Scheme == "" && lb.Strategy == "" && lb.PassHostHeader == nil && lb.ResponseForwarding == nil &&
+		lb.ServersTransport == "" && lb.NativeLB == nil && !lb.NodePortLB && lb.HealthCheck == nil &&
+		lb.PassiveHealthCheck == nil && lb.Sticky == nil && len(lb.Middlewares) == 0
+}
+
+func (t *translator) buildKubernetesService(lb crd.LoadBalancerSpec) (string, error) {
 	strategy := "wrr"
 	switch lb.Strategy {
 	case "", "RoundRobin", crd.BalancerStrategyWRR:
