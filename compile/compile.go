@@ -105,7 +105,7 @@ func (r Route) EffectivePriority() int64 {
 // priorities of one provider in an undefined order; edgeroute keeps the input
 // order, so that ties are at least deterministic.
 func Compile(routes []Route) (*Table, []Problem) {
-	t := &Table{}
+	t := &Table{routes: make([]route, 0, len(routes))}
 	var b bytecode.Builder
 	var problems []Problem
 	for i, r := range routes {
