@@ -2,9 +2,11 @@ package engine
 
 import (
 	"context"
+	"encoding/json"
 	"fmt"
 	"github.com/edgeroute/edgeroute/engine/metrics"
 	"log/slog"
+	"maps"
 	"reflect"
 	"runtime/debug"
 	"slices"
@@ -410,7 +412,15 @@ func build(static *Static, snap *spec.Snapshot, ups *upstreams, reg *lb.Registry
 	if elog != nil {
 		mwLog = elog.log.With("component", "middleware")
 	}
-	built := middleware.Build(snap.Middlewares, middleware.BuildContext{
+	defs := snap.Middlewares
+	if deny := entryPointDenyDefs(static); len(deny) > 0 {
+		defs = maps.Clone(snap.Middlewares)
+		if defs == nil {
+			defs = map[string]*spec.Middleware{}
+		}
+		maps.Copy(defs, deny)
+	}
+	built := middleware.Build(defs, middleware.BuildContext{
 		Previous: prevBuilt,
 		Log:      mwLog,
 		Service: func(name string) (middleware.Handler, error) {
@@ -475,7 +485,7 @@ func build(static *Static, snap *spec.Snapshot, ups *upstreams, reg *lb.Registry
 					continue
 				}
 				rr := &routerRuntime{r: r, service: sv, options: options}
-				if err := rr.wrap(built, ep.Middlewares); err != nil {
+				if err := rr.wrap(built, entryPointMiddlewares(name, ep)); err != nil {
 					// As in Traefik, a router whose middleware is missing
 					// or broken is not served: its requests get 404.
 					problems = append(problems, spec.Problem{Ref: r.Ref, Err: fmt.Errorf("router %s: %w", r.Name, err)})
@@ -603,4 +613,38 @@ func defaultEntryPoints(static *Static) []string {
 		return def
 	}
 	return all
+}
+
+// denyName names the middleware that refuses an entry point's denied
+// encoded characters (entryPoints.NAME.http.encodedCharacters).
+func denyName(entryPoint string) string { return "encodedcharacters-" + entryPoint + "@internal" }
+
+// entryPointDenyDefs are the encodedCharacters middlewares of the entry
+// points that set http.encodedCharacters. As in Traefik (an entry point
+// model), each runs on every router of its entry point, before the
+// entry point's and the router's own middlewares.
+func entryPointDenyDefs(static *Static) map[string]*spec.Middleware {
+	var out map[string]*spec.Middleware
+	for name, ep := range static.EntryPoints {
+		if ep.EncodedCharacters == nil {
+			continue
+		}
+		cfg, _ := json.Marshal(ep.EncodedCharacters)
+		if out == nil {
+			out = map[string]*spec.Middleware{}
+		}
+		n := denyName(name)
+		out[n] = &spec.Middleware{Name: n, Kind: "encodedCharacters", Config: cfg,
+			Ref: spec.Ref{Kind: "EntryPoint", Name: name}}
+	}
+	return out
+}
+
+// entryPointMiddlewares lists what runs before a router's middlewares on
+// entry point ep: the encoded-character check, then http.middlewares.
+func entryPointMiddlewares(name string, ep *EntryPoint) []string {
+	if ep.EncodedCharacters == nil {
+		return ep.Middlewares
+	}
+	return append([]string{denyName(name)}, ep.Middlewares...)
 }

@@ -150,9 +150,12 @@ type EntryPoint struct {
 	AsDefault        bool
 	ForwardedHeaders ForwardedHeaders
 	SanitizePath     bool
-	ReadTimeout      time.Duration
-	WriteTimeout     time.Duration
-	IdleTimeout      time.Duration
+	// EncodedCharacters is entryPoints.NAME.http.encodedCharacters: which
+	// encoded characters the entry point's routers refuse (nil: none).
+	EncodedCharacters *EncodedCharacters
+	ReadTimeout       time.Duration
+	WriteTimeout      time.Duration
+	IdleTimeout       time.Duration
 	// Middlewares is entryPoints.NAME.http.middlewares: middlewares run
 	// before those of every router of the entry point ("name@provider";
 	// a name without a provider is the kubernetescrd one).
@@ -373,7 +376,7 @@ func (s *Static) set(key, val string) error {
 			ep = newEntryPoint(name)
 			s.EntryPoints[name] = ep
 		}
-		switch strings.Join(parts[2:], ".") {
+		switch sub := strings.Join(parts[2:], "."); sub {
 		case "address":
 			ep.Address = val
 			return nil
@@ -389,6 +392,25 @@ func (s *Static) set(key, val string) error {
 			return nil
 		case "http.sanitizepath":
 			return boolean(&ep.SanitizePath)
+		case "http.encodedcharacters":
+			var on bool
+			if err := boolean(&on); err != nil {
+				return err
+			}
+			if !on {
+				ep.EncodedCharacters = nil
+			} else if ep.EncodedCharacters == nil {
+				ep.EncodedCharacters = allowAllEncoded()
+			}
+			return nil
+		case "http.encodedcharacters.allowencodedslash", "http.encodedcharacters.allowencodedbackslash",
+			"http.encodedcharacters.allowencodednullcharacter", "http.encodedcharacters.allowencodedsemicolon",
+			"http.encodedcharacters.allowencodedpercent", "http.encodedcharacters.allowencodedquestionmark",
+			"http.encodedcharacters.allowencodedhash":
+			if ep.EncodedCharacters == nil {
+				ep.EncodedCharacters = allowAllEncoded()
+			}
+			return boolean(ep.EncodedCharacters.field(strings.TrimPrefix(sub, "http.encodedcharacters.")))
 		case "http.tls":
 			var on bool
 			if err := boolean(&on); err != nil {
@@ -624,4 +646,40 @@ func splitList(v string) []string {
 		}
 	}
 	return out
+}
+
+// EncodedCharacters is Traefik's entry point http.encodedCharacters: the
+// seven encoded characters its routers may refuse in the path (400). Set,
+// every one is allowed unless its flag says false (Traefik's defaults).
+type EncodedCharacters struct {
+	AllowEncodedSlash         bool `json:"allowEncodedSlash"`
+	AllowEncodedBackSlash     bool `json:"allowEncodedBackSlash"`
+	AllowEncodedNullCharacter bool `json:"allowEncodedNullCharacter"`
+	AllowEncodedSemicolon     bool `json:"allowEncodedSemicolon"`
+	AllowEncodedPercent       bool `json:"allowEncodedPercent"`
+	AllowEncodedQuestionMark  bool `json:"allowEncodedQuestionMark"`
+	AllowEncodedHash          bool `json:"allowEncodedHash"`
+}
+
+func allowAllEncoded() *EncodedCharacters {
+	return &EncodedCharacters{true, true, true, true, true, true, true}
+}
+
+// field returns the flag named by its lower-case key.
+func (e *EncodedCharacters) field(key string) *bool {
+	switch key {
+	case "allowencodedslash":
+		return &e.AllowEncodedSlash
+	case "allowencodedbackslash":
+		return &e.AllowEncodedBackSlash
+	case "allowencodednullcharacter":
+		return &e.AllowEncodedNullCharacter
+	case "allowencodedsemicolon":
+		return &e.AllowEncodedSemicolon
+	case "allowencodedpercent":
+		return &e.AllowEncodedPercent
+	case "allowencodedquestionmark":
+		return &e.AllowEncodedQuestionMark
+	}
+	return &e.AllowEncodedHash
 }
