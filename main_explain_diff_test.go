@@ -29,8 +29,10 @@ import (
 // engine.Explain on the same folder; both must name the same service (each
 // router has its own) or the same refusal status. The classes are those of
 // issue 18: re-encoded paths, forwarded headers, Connection-listed headers,
-// 421, absolute-form targets, empty paths, front-door refusals, ping, and
-// targets explain could not express before.
+// 421, absolute-form targets, empty paths, front-door refusals, ping,
+// targets explain could not express before, and child routers
+// (parentRefs), which both sides must take through the same parent and
+// child.
 func TestExplainAgreesWithServe(t *testing.T) {
 	dir := t.TempDir()
 	routers := []struct{ name, rule, extra string }{
@@ -55,10 +57,18 @@ func TestExplainAgreesWithServe(t *testing.T) {
 		{"tls-s", "Host(`s.test`)", "strict"},
 		{"tls-catchall", "PathPrefix(`/`)", ""},
 	}
+	// Child routers (parentRefs) of the parent p.test, whose middleware
+	// strips /p: matched on the stripped path, one on a header, one a
+	// parent itself.
+	children := []struct{ name, rule, extra string }{
+		{"child-one", "Path(`/one`)", ""},
+		{"child-hdr", "Header(`X-Kid`,`1`)", ""},
+		{"grand", "Path(`/deep/x`)", ""},
+	}
 	var m strings.Builder
 	names := map[string]string{} // service -> router
 	serviceOf := func(router string) string { return "svc-" + router }
-	all := slices.Clone(routers)
+	all := slices.Concat(routers, children)
 	for _, r := range secure {
 		all = append(all, struct{ name, rule, extra string }{r.name, r.rule, ""})
 	}
@@ -91,6 +101,40 @@ endpoints: [{addresses: ["127.0.0.1"]}]
 		fmt.Fprintf(&m, "---\napiVersion: traefik.io/v1alpha1\nkind: IngressRoute\nmetadata: {name: %s, namespace: default}\nspec:\n  tls: %s\n  routes:\n    - match: %q\n      services: [{name: %s, port: 80}]\n",
 			r.name, tlsSpec, r.rule, serviceOf(r.name))
 	}
+	m.WriteString(`---
+apiVersion: traefik.io/v1alpha1
+kind: Middleware
+metadata: {name: strip-p, namespace: default}
+spec: {stripPrefix: {prefixes: [/p]}}
+---
+apiVersion: traefik.io/v1alpha1
+kind: IngressRoute
+metadata: {name: parent, namespace: default}
+spec:
+  routes:
+    - match: Host(` + "`p.test`" + `)
+      middlewares: [{name: strip-p}]
+---
+apiVersion: traefik.io/v1alpha1
+kind: IngressRoute
+metadata: {name: deep, namespace: default}
+spec:
+  parentRefs: [{name: parent}]
+  routes:
+    - match: PathPrefix(` + "`/deep`" + `)
+---
+apiVersion: traefik.io/v1alpha1
+kind: IngressRoute
+metadata: {name: kids, namespace: default}
+spec:
+  parentRefs: [{name: parent}]
+  routes:
+`)
+	for _, r := range children[:2] {
+		fmt.Fprintf(&m, "    - match: %q\n      services: [{name: %s, port: 80}]\n", r.rule, serviceOf(r.name))
+	}
+	fmt.Fprintf(&m, "---\napiVersion: traefik.io/v1alpha1\nkind: IngressRoute\nmetadata: {name: grandkids, namespace: default}\nspec:\n  parentRefs: [{name: deep}]\n  routes:\n    - match: %q\n      services: [{name: %s, port: 80}]\n",
+		children[2].rule, serviceOf(children[2].name))
 	m.WriteString("---\napiVersion: traefik.io/v1alpha1\nkind: TLSOption\nmetadata: {name: strict, namespace: default}\nspec: {minVersion: VersionTLS13}\n")
 	write(t, filepath.Join(dir, "routes.yaml"), m.String())
 
@@ -116,11 +160,14 @@ endpoints: [{addresses: ["127.0.0.1"]}]
 		t.Fatalf("problems: %v %v", problems, snap.Problems)
 	}
 	explained := func(x *engine.Explanation) string {
+		r, status := x.Final() // the last child router of a parent's
 		switch {
-		case x.Router != nil && engine.IsInternal(x.Router.Service):
+		case r != nil && engine.IsInternal(r.Service):
 			return "200 (no router)" // ping@internal: 200 OK, no X-Svc
-		case x.Router != nil:
-			return names[strings.TrimSuffix(strings.TrimPrefix(x.Router.Service, "default-"), "-80@kubernetescrd")]
+		case r != nil:
+			return names[strings.TrimSuffix(strings.TrimPrefix(r.Service, "default-"), "-80@kubernetescrd")]
+		case x.Router != nil: // a parent whose children answered
+			return fmt.Sprint(status)
 		case x.Status == 200:
 			return "200 (no router)"
 		case x.Reset:
@@ -318,6 +365,14 @@ func explainCorpus() []explainCase {
 	} {
 		out = append(out, explainCase{class: "H-headers", kind: "plain", name: h.name, raw: h.raw, want: h.want})
 	}
+	// L: child routers, matched after the parent's stripPrefix; the
+	// parent's own 404 when no child matches.
+	for _, p := range []string{"/p/one", "/one", "/p/none", "/p", "/p/deep/x", "/p/deep/y", "/p/%6Fne", "/p/one/", "/p/deep%2Fx", "/p/./one", "/pone"} {
+		addAll("L-children", p, "GET", p, "Host: p.test")
+	}
+	addAll("L-children", "X-Kid", "GET", "/p/other", "Host: p.test", "X-Kid: 1")
+	addAll("L-children", "X-Kid no p", "GET", "/other", "Host: p.test", "X-Kid: 1")
+	add("L-children", "Connection: X-Kid", req("GET", "/p/other", "Host: p.test", "X-Kid: 1", "Connection: X-Kid"))
 	// I: the ping handler.
 	addAll("I-ping", "/ping", "GET", "/ping", "Host: x.test")
 	addAll("I-ping", "/ping?x", "GET", "/ping?x", "Host: x.test")

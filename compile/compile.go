@@ -47,7 +47,9 @@ type Route struct {
 	Priority int64 // 0 means len(Rule)
 	Syntax   Syntax
 	// Internal marks a router of Traefik's internal provider (ping@internal,
-	// api@internal, ...), whose priorities lie above MaxPriority.
+	// api@internal, ...), whose priorities lie above MaxPriority. Child
+	// routers (parentRefs) set it too: Traefik bounds only the priorities
+	// of the routers on entry points.
 	Internal bool
 }
 

@@ -55,6 +55,9 @@ type Runtime struct {
 	// internals are its internal services (api@internal, ...), which
 	// Apply binds to the server.
 	internals []*internalService
+	// children are the parent routers' children tables, by parent name
+	// (children.go).
+	children map[string]*childMux
 }
 
 type entryRuntime struct {
@@ -442,6 +445,12 @@ func build(static *Static, snap *spec.Snapshot, ups *upstreams, reg *lb.Registry
 	}
 
 	defaults := defaultEntryPoints(static)
+	// Child routers (parentRefs) are built once, into their parents'
+	// tables; only roots are on entry points.
+	tree := parseRouterTree(snap.Routers)
+	problems = append(problems, tree.problems...)
+	kids := &childBuilder{tree: tree, built: built, buildService: buildService, muxes: map[int]*muxResult{}, kids: map[int]*kidResult{},
+		report: func(p spec.Problem) { problems = append(problems, p) }}
 	type compiledTable struct {
 		ids      []int // indices in snap.Routers
 		table    *compile.Table
@@ -451,6 +460,9 @@ func build(static *Static, snap *spec.Snapshot, ups *upstreams, reg *lb.Registry
 	for name, ep := range static.EntryPoints {
 		for _, secure := range []bool{false, true} {
 			on := func(r *spec.Router) bool {
+				if len(r.ParentRefs) > 0 {
+					return false // a child router: in its parents' tables
+				}
 				eps := r.EntryPoints
 				if len(eps) == 0 {
 					eps = defaults
@@ -479,7 +491,7 @@ func build(static *Static, snap *spec.Snapshot, ups *upstreams, reg *lb.Registry
 						continue
 					}
 				}
-				sv, err := buildService(r.Service, nil)
+				sv, err := kids.serviceOf(i)
 				if err != nil {
 					problems = append(problems, spec.Problem{Ref: r.Ref, Err: fmt.Errorf("router %s: %w", r.Name, err)})
 					continue
@@ -533,6 +545,12 @@ func build(static *Static, snap *spec.Snapshot, ups *upstreams, reg *lb.Registry
 			} else {
 				rt.entry[name] = er
 			}
+		}
+	}
+	rt.children = map[string]*childMux{}
+	for i, m := range kids.muxes {
+		if m.mux != nil {
+			rt.children[snap.Routers[i].Name] = m.mux
 		}
 	}
 	// Services with middlewares of their own get them now. One whose

@@ -55,11 +55,18 @@ type reqState struct {
 	fid fidelity
 	// router is the router that took the request (nil: the entry point
 	// answered), and start, proto and reqBytes what metrics record of it.
-	router   *routerRuntime
-	upURL    string // the server the request was sent to (access log)
-	start    time.Time
-	proto    metrics.Protocol
-	reqBytes int64
+	router *routerRuntime
+	// hops are the child routers the request went through below router,
+	// in order (multi-layer routing); child and childPath are the
+	// routing view the last children table matched.
+	hops      []*routerRuntime
+	child     compile.Request
+	childPath []byte
+	parents   []*metrics.Family // the parents' router metrics (observe)
+	upURL     string            // the server the request was sent to (access log)
+	start     time.Time
+	proto     metrics.Protocol
+	reqBytes  int64
 }
 
 var statePool = sync.Pool{New: func() any { return new(reqState) }}
@@ -98,7 +105,7 @@ func (s *Server) handler(ep *listener) fasthttp.RequestHandler {
 		}()
 		rt := s.rt.Load() // one consistent configuration per request
 		st := statePool.Get().(*reqState)
-		st.router, st.upURL = nil, ""
+		st.router, st.upURL, st.hops = nil, "", st.hops[:0]
 		observe := s.metrics != nil || s.alog != nil
 		if observe {
 			s.observeStart(ctx, st)
@@ -108,7 +115,8 @@ func (s *Server) handler(ep *listener) fasthttp.RequestHandler {
 			s.observeEnd(ctx, ep, st)
 		}
 		ownStatusLine(ctx)
-		st.creq.Header = nil
+		st.creq.Header, st.child.Header = nil, nil
+		clear(st.hops) // nothing kept from an old runtime
 		st.body = stickyBody{}
 		st.fid.h = nil
 		st.hint.Reset()

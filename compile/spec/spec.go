@@ -86,7 +86,7 @@ type Router struct {
 	Rule        string
 	Priority    int64
 	Syntax      string // "v2" or "" (v3)
-	Service     string // name in Snapshot.Services
+	Service     string // name in Snapshot.Services; "" for a parent router (see ParentRefs)
 	// Middlewares name, in order, the router's middlewares in
 	// Snapshot.Middlewares (after its entry points' http.middlewares).
 	Middlewares []string
@@ -94,6 +94,17 @@ type Router struct {
 	// without it serves plain connections only (unless its entry point
 	// has http.tls).
 	TLS *RouterTLS
+	// ParentRefs, when set, make the router a child router (Traefik's
+	// multi-layer routing): it is on no entry point of its own, and is
+	// matched, in its parents' own tables, against the requests a parent
+	// took, as the parent's middlewares left them. They name the parents
+	// by router name. A parent router has no Service; Traefik reports
+	// one that has both (and routes to its children).
+	ParentRefs []string
+	// Observability is set when the route configures observability
+	// (accessLogs, metrics, tracing), which Traefik refuses on child
+	// routers.
+	Observability bool
 }
 
 // Middleware is one middleware (a Middleware object of one kind).

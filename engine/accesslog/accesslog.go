@@ -24,6 +24,7 @@ import (
 	"sync"
 	"sync/atomic"
 	"time"
+	"unsafe"
 )
 
 // Config is the static accessLog configuration.
@@ -110,6 +111,17 @@ func (r *Record) Copy(b []byte) []byte {
 	start := len(r.buf)
 	r.buf = append(r.buf, b...)
 	return r.buf[start:len(r.buf):len(r.buf)]
+}
+
+// AppendString returns, as a string held by the record until its next
+// Reset, what fill appends to the record's buffer: a field built from
+// parts without allocating once the buffer has grown. The string must not
+// be kept past the Reset.
+func (r *Record) AppendString(fill func([]byte) []byte) string {
+	start := len(r.buf)
+	r.buf = fill(r.buf)
+	b := r.buf[start:]
+	return unsafe.String(unsafe.SliceData(b), len(b))
 }
 
 // Logger writes records. It is safe for concurrent use.

@@ -245,6 +245,12 @@ func (t *translator) ingressRoute(ir *crd.IngressRoute) {
 	if name == "" {
 		name = ir.GenerateName
 	}
+	parents, err := t.parentRouters(ir)
+	if err != nil {
+		// As in Traefik, none of the IngressRoute's routes is built.
+		t.problem(t.ref("IngressRoute", ir.Namespace, name, 0), "%v", err)
+		return
+	}
 	for i, route := range ir.Spec.Routes {
 		ref := t.ref("IngressRoute", ir.Namespace, name, i+1)
 		if route.Kind != "" && route.Kind != crd.RouteKindRule {
@@ -268,10 +274,6 @@ func (t *translator) ingressRoute(ir *crd.IngressRoute) {
 				continue
 			}
 		}
-		if len(ir.Spec.ParentRefs) > 0 {
-			t.problem(ref, "parentRefs (child routers) are not supported yet")
-			continue
-		}
 		key := routerName(ir.Namespace, name, route.Match)
 		r := spec.Router{
 			Name:        key + ProviderSuffix,
@@ -282,6 +284,10 @@ func (t *translator) ingressRoute(ir *crd.IngressRoute) {
 			Syntax:      route.Syntax,
 			Middlewares: mws,
 			TLS:         rtls,
+			ParentRefs:  parents,
+			// Traefik refuses it on child routers (per-router
+			// observability itself is not applied by edgeroute).
+			Observability: route.Observability != nil,
 		}
 		svc, err := t.routeService(ir.Namespace, key, route.Services)
 		if err != nil {
@@ -320,7 +326,9 @@ func (t *translator) routeMiddlewares(ns string, refs []crd.MiddlewareRef) ([]st
 func (t *translator) routeService(ns, routerKey string, services []crd.Service) (string, error) {
 	switch len(services) {
 	case 0:
-		return "", errors.New("route has no service and no child routers")
+		// A parent router, or an error the engine reports with Traefik's
+		// words when no route names it in parentRefs.
+		return "", nil
 	case 1:
 		return t.service(ns, services[0].LoadBalancerSpec, nil)
 	}
