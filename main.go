@@ -111,6 +111,11 @@ func runServe(args []string) int {
 			}
 		}()
 	}
+	certs, err := startACME(ctx, static, srv, log)
+	if err != nil {
+		log.Error("starting the certificate resolvers", "err", err)
+		return 1
+	}
 	start := startManifests
 	if static.KubernetesCRD {
 		start = startCluster
@@ -118,6 +123,9 @@ func runServe(args []string) int {
 	if err := start(ctx, static, srv, log); err != nil {
 		log.Error("starting", "err", err)
 		return 1
+	}
+	if certs != nil {
+		certs.Serving()
 	}
 	if err := srv.Serve(ctx); err != nil {
 		log.Error("serving", "err", err)
