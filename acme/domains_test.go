@@ -33,7 +33,9 @@ func TestDedupeDomains(t *testing.T) {
 			[]Domain{d("acme.wtf", "foo.bar"), d("*.acme.wtf")}},
 	} {
 		got := dedupeDomains(tc.in)
-		if !slices.EqualFunc(got, tc.want, func(a, b Domain) bool { return a.Main == b.Main && slices.Equal(a.SANs, b.SANs) || a.Main == b.Main && len(a.SANs)+len(b.SANs) == 0 }) {
+		if !slices.EqualFunc(got, tc.want, func(a, b Domain) bool {
+			return a.Main == b.Main && slices.Equal(a.SANs, b.SANs) || a.Main == b.Main && len(a.SANs)+len(b.SANs) == 0
+		}) {
 			t.Errorf("%s: %v, want %v", tc.desc, got, tc.want)
 		}
 	}
