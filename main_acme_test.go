@@ -244,3 +244,82 @@ func TestACMEHTTP01(t *testing.T) {
 		t.Errorf("%d orders after the restart, want at most one more (the refused name's retry)", n)
 	}
 }
+
+// TLS-ALPN-01: Pebble validates with a handshake offering acme-tls/1 on
+// the TLS port, which the proxy answers with the challenge certificate
+// and closes; the issued certificate is then served. A client offering
+// acme-tls/1 when no challenge is in progress is refused, as in Traefik.
+func TestACMETLSALPN01(t *testing.T) {
+	e := newACMEEnv(t, 0)
+	_, pa := whoami(t, "whoami-a")
+	dir := t.TempDir()
+	manifests(t, dir, map[string]int{"whoami-a": pa}, acmeRoute("alpn", "alpn.test", "{certResolver: le}"))
+	p := start(t, append(e.flags(filepath.Join(t.TempDir(), "acme.json"), "tlsChallenge=true"), "--providers.manifests.directory="+dir)...)
+	leaf := e.waitIssued(t, p, "alpn.test")
+	if leaf.VerifyHostname("alpn.test") != nil {
+		t.Errorf("certificate names %v", leaf.DNSNames)
+	}
+	if code, body := e.httpsGet(t, "alpn.test"); code != 200 || backendName(body) != "whoami-a" {
+		t.Errorf("HTTPS request: %d %q", code, body)
+	}
+	if !strings.Contains(p.log(), `type=tls-alpn-01`) {
+		t.Errorf("no TLS-ALPN-01 solver in the log:\n%s", p.log())
+	}
+	c, err := tls.Dial("tcp", e.addr, &tls.Config{ServerName: "alpn.test", InsecureSkipVerify: true, NextProtos: []string{"acme-tls/1"}})
+	if err == nil {
+		c.Close()
+		t.Error("an acme-tls/1 handshake without a challenge in progress succeeded")
+	}
+	if n := e.pebble.Orders(); n != 1 {
+		t.Errorf("%d orders, want 1", n)
+	}
+}
+
+// Renewal ahead of expiry: with certificatesDuration=1 (hours) Traefik
+// renews certificates that expire within 20 minutes; Pebble issues them
+// for 10, so the next pass of the resolver (here the one a configuration
+// change starts; otherwise every minute) renews it: a new certificate,
+// served and stored, from a second order.
+func TestACMERenewal(t *testing.T) {
+	e := newACMEEnv(t, 10*time.Minute)
+	_, pa := whoami(t, "whoami-a")
+	dir := t.TempDir()
+	storage := filepath.Join(t.TempDir(), "acme.json")
+	route := acmeRoute("shop", "shop.test", "{certResolver: le}")
+	manifests(t, dir, map[string]int{"whoami-a": pa}, route)
+	p := start(t, append(e.flags(storage, "httpChallenge.entryPoint=web", "certificatesDuration=1"), "--providers.manifests.directory="+dir)...)
+	first := e.waitIssued(t, p, "shop.test")
+	if d := first.NotAfter.Sub(first.NotBefore); d > 11*time.Minute {
+		t.Fatalf("Pebble issued for %v", d)
+	}
+	// A configuration change wakes the resolver.
+	manifests(t, dir, map[string]int{"whoami-a": pa}, route+acmeRoute("plain", "plain.test", "{}"))
+	deadline := time.Now().Add(90 * time.Second)
+	var renewed *x509.Certificate
+	for time.Now().Before(deadline) {
+		if leaf := e.issued("shop.test"); leaf != nil && leaf.SerialNumber.Cmp(first.SerialNumber) != 0 {
+			renewed = leaf
+			break
+		}
+		time.Sleep(100 * time.Millisecond)
+	}
+	if renewed == nil {
+		t.Fatalf("not renewed; log:\n%s", p.log())
+	}
+	if !strings.Contains(p.log(), `msg="certificate obtained" component=acme resolver=le domains=shop.test renewal=true`) {
+		t.Errorf("no renewal in the log:\n%s", p.log())
+	}
+	if e.pebble.Orders() < 2 {
+		t.Errorf("%d orders", e.pebble.Orders())
+	}
+	data, _ := os.ReadFile(storage)
+	var stored map[string]struct{ Certificates []struct{ Certificate []byte } }
+	json.Unmarshal(data, &stored)
+	if cs := stored["le"].Certificates; len(cs) != 1 {
+		t.Fatalf("stored: %d certificates", len(cs))
+	} else if b, _ := pem.Decode(cs[0].Certificate); b == nil {
+		t.Fatal("stored certificate is not PEM")
+	} else if c, err := x509.ParseCertificate(b.Bytes); err != nil || c.SerialNumber.Cmp(first.SerialNumber) == 0 {
+		t.Errorf("stored certificate was not replaced by the renewal: %v", err)
+	}
+}
