@@ -313,7 +313,9 @@ func TestACMERenewal(t *testing.T) {
 		t.Errorf("%d orders", e.pebble.Orders())
 	}
 	data, _ := os.ReadFile(storage)
-	var stored map[string]struct{ Certificates []struct{ Certificate []byte } }
+	var stored map[string]struct {
+		Certificates []struct{ Certificate []byte }
+	}
 	json.Unmarshal(data, &stored)
 	if cs := stored["le"].Certificates; len(cs) != 1 {
 		t.Fatalf("stored: %d certificates", len(cs))
