@@ -74,6 +74,18 @@ func providerOptions(s *engine.Static) k8swatch.Options {
 	}
 }
 
+func kubeOptions(static *engine.Static) k8swatch.KubeOptions {
+	return k8swatch.KubeOptions{
+		Endpoint:         static.Kube.Endpoint,
+		Token:            static.Kube.Token,
+		CertAuthFilePath: static.Kube.CertAuthFilePath,
+		Namespaces:       static.Kube.Namespaces,
+		LabelSelector:    static.Kube.LabelSelector,
+		ThrottleDuration: static.Kube.ThrottleDuration,
+		Translate:        providerOptions(static),
+	}
+}
+
 func runServe(args []string) int {
 	log := newLogger()
 	static, err := engine.ParseStatic(args)
@@ -184,15 +196,7 @@ func startManifests(ctx context.Context, static *engine.Static, srv *engine.Serv
 // startCluster watches the cluster; the entry points open (and /ping
 // answers) once the caches have synced and the first configuration is live.
 func startCluster(ctx context.Context, static *engine.Static, srv *engine.Server, log *slog.Logger) error {
-	kube, err := k8swatch.NewKube(k8swatch.KubeOptions{
-		Endpoint:         static.Kube.Endpoint,
-		Token:            static.Kube.Token,
-		CertAuthFilePath: static.Kube.CertAuthFilePath,
-		Namespaces:       static.Kube.Namespaces,
-		LabelSelector:    static.Kube.LabelSelector,
-		ThrottleDuration: static.Kube.ThrottleDuration,
-		Translate:        providerOptions(static),
-	}, log)
+	kube, err := k8swatch.NewKube(kubeOptions(static), log)
 	if err != nil {
 		return err
 	}

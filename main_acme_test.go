@@ -34,6 +34,12 @@ func newACMEEnv(t *testing.T, validity time.Duration) *acmeEnv {
 	if err != nil {
 		t.Fatal(err)
 	}
+	return newACMEEnvAt(t, validity, port)
+}
+
+// newACMEEnvAt is newACMEEnv with Pebble validating on port.
+func newACMEEnvAt(t *testing.T, validity time.Duration, port int) *acmeEnv {
+	t.Helper()
 	ctx, cancel := context.WithTimeout(context.Background(), 3*time.Minute)
 	defer cancel()
 	p, err := pebbletest.Start(ctx, pebbletest.Options{HTTPPort: port, TLSPort: port, Validity: validity, Blocked: []string{"blocked.test"}})
@@ -72,8 +78,11 @@ func (e *acmeEnv) flags(storage string, challenge ...string) []string {
 
 // issued does a real handshake with SNI name and returns the leaf when it
 // verifies against Pebble's root for that name, else nil.
-func (e *acmeEnv) issued(name string) *x509.Certificate {
-	c, err := tls.Dial("tcp", e.addr, &tls.Config{ServerName: name, RootCAs: e.roots})
+func (e *acmeEnv) issued(name string) *x509.Certificate { return e.issuedAt(e.addr, name) }
+
+// issuedAt is issued for the proxy at addr.
+func (e *acmeEnv) issuedAt(addr, name string) *x509.Certificate {
+	c, err := tls.Dial("tcp", addr, &tls.Config{ServerName: name, RootCAs: e.roots})
 	if err != nil {
 		return nil
 	}
