@@ -334,3 +334,52 @@ func TestACMERenewal(t *testing.T) {
 		t.Errorf("stored certificate was not replaced by the renewal: %v", err)
 	}
 }
+
+// The TLSStore's defaultGeneratedCert: the resolver orders a certificate
+// for its domain, which then answers handshakes whose server name no
+// certificate matches (instead of the self-signed TRAEFIK DEFAULT CERT).
+func TestACMEDefaultGeneratedCert(t *testing.T) {
+	e := newACMEEnv(t, 0)
+	_, pa := whoami(t, "whoami-a")
+	dir := t.TempDir()
+	manifests(t, dir, map[string]int{"whoami-a": pa}, acmeRoute("plain", "plain.test", "{}")+`---
+apiVersion: traefik.io/v1alpha1
+kind: TLSStore
+metadata: {name: default, namespace: default}
+spec:
+  defaultGeneratedCert:
+    resolver: le
+    domain: {main: fallback.test, sans: [www.fallback.test]}
+`)
+	p := start(t, append(e.flags(filepath.Join(t.TempDir(), "acme.json"), "httpChallenge.entryPoint=web"), "--providers.manifests.directory="+dir)...)
+	p.address(t)
+	deadline := time.Now().Add(90 * time.Second)
+	for {
+		c, err := tls.Dial("tcp", e.addr, &tls.Config{ServerName: "unknown.test", InsecureSkipVerify: true})
+		if err != nil {
+			t.Fatal(err)
+		}
+		leaf := c.ConnectionState().PeerCertificates[0]
+		c.Close()
+		_, verr := leaf.Verify(x509.VerifyOptions{Roots: e.roots, DNSName: "www.fallback.test",
+			Intermediates: pool(c.ConnectionState().PeerCertificates[1:])})
+		if verr == nil {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("default certificate %q %v: %v; log:\n%s", leaf.Subject.CommonName, leaf.DNSNames, verr, p.log())
+		}
+		time.Sleep(100 * time.Millisecond)
+	}
+	if n := e.pebble.Orders(); n != 1 {
+		t.Errorf("%d orders, want 1", n)
+	}
+}
+
+func pool(certs []*x509.Certificate) *x509.CertPool {
+	p := x509.NewCertPool()
+	for _, c := range certs {
+		p.AddCert(c)
+	}
+	return p
+}
