@@ -15,6 +15,7 @@ import (
 
 	"github.com/valyala/fasthttp"
 
+	"github.com/edgeroute/edgeroute/acme"
 	"github.com/edgeroute/edgeroute/compile"
 	"github.com/edgeroute/edgeroute/compile/spec"
 	"github.com/edgeroute/edgeroute/engine/middleware"
@@ -58,6 +59,8 @@ type Runtime struct {
 	// children are the parent routers' children tables, by parent name
 	// (children.go).
 	children map[string]*childMux
+	// acme are the certificate resolvers, whose failures Problems adds.
+	acme *acme.Manager
 }
 
 type entryRuntime struct {
@@ -234,7 +237,12 @@ func emptyRuntime() *Runtime {
 // Problems returns what translation and the build reported about this
 // runtime's configuration (the routers and objects concerned are left
 // out; warnings included).
-func (rt *Runtime) Problems() []spec.Problem { return rt.problems }
+func (rt *Runtime) Problems() []spec.Problem {
+	if ps := rt.acme.Problems(); len(ps) > 0 { // failed certificate orders
+		return append(slices.Clip(rt.problems), ps...)
+	}
+	return rt.problems
+}
 
 // Built returns the middlewares of the runtime, by name.
 func (rt *Runtime) Built() map[string]*middleware.Built { return rt.built }
@@ -271,14 +279,12 @@ func (s *Server) Apply(snap *spec.Snapshot) []spec.Problem {
 	s.applyMu.Lock()
 	defer s.applyMu.Unlock()
 	rt, problems := build(s.static, snap, s.ups, s.reg, s.rt.Load(), s.elog)
+	problems = append(problems, s.wantCertificates(rt)...)
+	rt.acme = s.acme
 	// Certificates and options first: a connection routed by the new
 	// tables finds its host's options in place.
 	for name, st := range s.stores {
-		cfg := rt.tls[name]
-		if cfg == nil {
-			cfg = &tlsmux.Config{}
-		}
-		if err := st.Swap(cfg); err != nil {
+		if err := st.Swap(s.withCertificates(rt, name)); err != nil {
 			problems = append(problems, spec.Problem{Ref: spec.Ref{Kind: "EntryPoint", Name: name}, Warning: true, Err: fmt.Errorf("TLS on entry point %s: %w", name, err)})
 		}
 	}
@@ -368,7 +374,7 @@ func build(static *Static, snap *spec.Snapshot, ups *upstreams, reg *lb.Registry
 	reuse := prev != nil && len(prev.entry) > 0 && sameRouting(prev.snapshot, snap)
 	// The ServersTransports first: load balancers take their upstreams
 	// through them.
-	problems := ups.configure(snap.ServersTransports)
+	problems := append(ups.configure(snap.ServersTransports), resolverProblems(static, snap)...)
 	services := map[string]service{}
 	failed := map[string]error{}
 	var wrapped []*mwService

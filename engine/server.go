@@ -8,6 +8,7 @@ import (
 	"crypto/tls"
 	"errors"
 	"fmt"
+	"github.com/edgeroute/edgeroute/acme"
 	"github.com/edgeroute/edgeroute/engine/accesslog"
 	"github.com/edgeroute/edgeroute/engine/metrics"
 	"github.com/edgeroute/edgeroute/tlsmux"
@@ -66,6 +67,8 @@ type Server struct {
 	// swapped on Apply and read at every handshake.
 	stores   map[string]*tlsmux.Store
 	storeErr error
+	// acme are the certificate resolvers (nil: none), see SetACME.
+	acme *acme.Manager
 
 	mu        sync.Mutex
 	listeners []*listener

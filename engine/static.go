@@ -16,6 +16,7 @@ import (
 
 	"sigs.k8s.io/yaml"
 
+	"github.com/edgeroute/edgeroute/acme"
 	"github.com/edgeroute/edgeroute/compile/spec"
 )
 
@@ -65,6 +66,9 @@ type Static struct {
 	// default@internal): how https upstreams of load balancers that name
 	// no ServersTransport are verified.
 	ServersTransport ServersTransport
+	// CertResolvers are certificatesResolvers.NAME.acme, by lower-case
+	// name.
+	CertResolvers map[string]*acme.Config
 	// GraceTimeout bounds the drain on SIGTERM
 	// (entryPoints.NAME.transport.lifeCycle.graceTimeOut).
 	GraceTimeout time.Duration
@@ -314,6 +318,9 @@ func ParseStatic(args []string) (*Static, error) {
 			return nil, fmt.Errorf("entryPoints.%s.address %q: %v", name, ep.Address, err)
 		}
 	}
+	if err := s.validateResolvers(); err != nil {
+		return nil, err
+	}
 	return s, nil
 }
 
@@ -429,7 +436,7 @@ func (s *Static) set(key, val string) error {
 			ep.TLS.Options = val
 			return nil
 		case "http.tls.certresolver":
-			return bad(errors.New("ACME certificate resolvers are not supported by edgeroute; certificates come from Secrets"))
+			return bad(errors.New("an entry point's default certificate resolver is not supported by edgeroute yet; set tls.certResolver on the IngressRoutes"))
 		case "transport.respondingtimeouts.readtimeout":
 			return duration(&ep.ReadTimeout)
 		case "transport.respondingtimeouts.writetimeout":
@@ -439,6 +446,8 @@ func (s *Static) set(key, val string) error {
 		case "transport.lifecycle.gracetimeout":
 			return duration(&s.GraceTimeout) // the longest entry point's wins
 		}
+	case parts[0] == "certificatesresolvers" && len(parts) >= 2:
+		return s.setResolver(key, parts, val)
 	case key == "providers.manifests.directory":
 		s.ManifestsDir = val
 		return nil

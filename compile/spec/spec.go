@@ -48,6 +48,23 @@ type TLS struct {
 	// Options are the TLS options by name; DefaultTLSOptions, when
 	// absent, has Traefik's built-in defaults.
 	Options map[string]*TLSOptions
+	// DefaultGenerated is the TLSStore's defaultGeneratedCert: the
+	// default certificate is the one a certificate resolver obtains for
+	// these domains (Default, when set, wins).
+	DefaultGenerated *GeneratedCert
+}
+
+// GeneratedCert asks a certificate resolver for a certificate.
+type GeneratedCert struct {
+	Ref      Ref
+	Resolver string
+	Domain   Domain
+}
+
+// Domain is a certificate subject: its main name and other names.
+type Domain struct {
+	Main string
+	SANs []string
 }
 
 // Certificate is a PEM certificate chain and its key.
@@ -76,6 +93,11 @@ type TLSOptions struct {
 type RouterTLS struct {
 	// Options names the router's TLS options in Snapshot.TLS.Options.
 	Options string
+	// CertResolver names the static certificate resolver
+	// (certificatesResolvers.NAME) that obtains certificates for Domains,
+	// or, without Domains, for the Host() values of the rule.
+	CertResolver string
+	Domains      []Domain
 }
 
 // Router is one HTTP router, as Traefik names and builds it.
