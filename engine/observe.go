@@ -19,6 +19,7 @@ import (
 
 	"github.com/edgeroute/edgeroute/engine/metrics"
 	"github.com/edgeroute/edgeroute/engine/middleware"
+	"github.com/edgeroute/edgeroute/engine/tracing"
 )
 
 // Metrics are recorded when a request's answer is complete: at once for
@@ -75,6 +76,7 @@ type observation struct {
 	retries             int
 	alog                *accesslog.Logger
 	rec                 *accesslog.Record // nil unless the access log is on
+	tr                  *tracing.Request  // the entry point span; nil unless traced
 }
 
 func (o *observation) record(respBytes int64, grpcStatus []byte) {
@@ -88,6 +90,10 @@ func (o *observation) record(respBytes int64, grpcStatus []byte) {
 		}
 	}
 	d := time.Since(o.start)
+	if o.tr != nil {
+		o.tr.End(o.code) // the HTTP status, also for gRPC (Traefik's recorder)
+		o.tr = nil
+	}
 	if o.rec != nil {
 		r := o.rec
 		r.Duration, r.OriginDuration = d, d
@@ -126,6 +132,10 @@ func (s *Server) observeEnd(ctx *fasthttp.RequestCtx, ep *listener, st *reqState
 	}
 	if s.alog != nil {
 		o.alog, o.rec = s.alog, s.logRecord(ctx, st)
+	}
+	if st.tr != nil {
+		traceResponse(ctx, st)
+		o.tr, st.tr = st.tr, nil
 	}
 	resp := &ctx.Response
 	if stream := h2StreamOf(ctx); stream != nil && stream.done {
@@ -303,6 +313,10 @@ func (s *Server) logRecord(ctx *fasthttp.RequestCtx, st *reqState) *accesslog.Re
 		}
 	}
 	r.RequestContentSize = st.reqBytes
+	if st.tr != nil { // TraceId and SpanId: the entry point span's, sampled or not
+		sc := st.tr.SpanContext()
+		r.TraceID, r.SpanID = sc.TraceID(), sc.SpanID()
+	}
 	if st.router != nil && len(st.mw.User) > 0 { // routed: st.mw was reset for this request
 		r.ClientUsername = r.Copy(st.mw.User)
 	}

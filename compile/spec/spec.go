@@ -94,6 +94,17 @@ type Router struct {
 	// without it serves plain connections only (unless its entry point
 	// has http.tls).
 	TLS *RouterTLS
+	// Observability is the route's observability (IngressRoute
+	// routes[].observability); nil, or a nil field, inherits its entry
+	// point's (entryPoints.NAME.observability), which defaults to on.
+	Observability *Observability
+}
+
+// Observability turns access logs, metrics and tracing on or off for a
+// router; TraceVerbosity is "minimal" or "detailed" ("" inherits).
+type Observability struct {
+	AccessLogs, Metrics, Tracing *bool
+	TraceVerbosity               string
 }
 
 // Middleware is one middleware (a Middleware object of one kind).

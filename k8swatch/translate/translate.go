@@ -283,6 +283,9 @@ func (t *translator) ingressRoute(ir *crd.IngressRoute) {
 			Middlewares: mws,
 			TLS:         rtls,
 		}
+		if o := route.Observability; o != nil {
+			r.Observability = &spec.Observability{AccessLogs: o.AccessLogs, Metrics: o.Metrics, Tracing: o.Tracing, TraceVerbosity: o.TraceVerbosity}
+		}
 		svc, err := t.routeService(ir.Namespace, key, route.Services)
 		if err != nil {
 			t.problem(ref, "%v", err)
