@@ -124,13 +124,17 @@ func (s *Server) observeEnd(ctx *fasthttp.RequestCtx, ep *listener, st *reqState
 		o.router, o.service = rr.mRouter, rr.mService
 		o.retries = st.mw.Attempt
 	}
-	if ep.mEP != nil && st.secure {
+	logs, meter := observed(st.router, ep.cfg) // the observability toggles (observability.go)
+	if !meter {
+		o.ep, o.router, o.service = nil, nil, nil
+	}
+	if o.ep != nil && st.secure {
 		if c, ok := ctx.Conn().(interface{ ConnectionState() tls.ConnectionState }); ok {
 			cs := c.ConnectionState()
 			ep.mEP.ObserveTLS(cs.Version, cs.CipherSuite)
 		}
 	}
-	if s.alog != nil {
+	if s.alog != nil && logs {
 		o.alog, o.rec = s.alog, s.logRecord(ctx, st)
 	}
 	if st.tr != nil {
