@@ -456,3 +456,35 @@ func TestTracingDetailed(t *testing.T) {
 		t.Errorf("backend traceparent %q", be.seen("/users"))
 	}
 }
+
+// An HTTP/2 request (h2c) is traced through the same handler; its
+// network.protocol.version is Go's r.Proto, "HTTP/2.0", which Traefik's
+// proto() leaves as it is (it maps "HTTP/2"), while the ReverseProxy span
+// says "1.1" (Traefik's proxy sends HTTP/1.1).
+func TestTracingHTTP2(t *testing.T) {
+	rcv := otlptest.Start(t)
+	be := newTraceBackend(t)
+	s, _ := tracedServer(t, rcv, be, nil)
+	var p http.Protocols
+	p.SetUnencryptedHTTP2(true)
+	client := &http.Client{Timeout: 10 * time.Second, Transport: &http.Transport{Protocols: &p}}
+	resp, err := client.Get("http://" + s.Addr("web") + "/h2")
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp.Body.Close()
+	if resp.ProtoMajor != 2 {
+		t.Fatalf("not HTTP/2: %s", resp.Proto)
+	}
+	flush(t, s)
+	m := byName(rcv.Wait(t, 2, 10*time.Second))
+	if v := m["GET"].Attrs["network.protocol.version"]; v != "HTTP/2.0" {
+		t.Errorf("server span version %v", v)
+	}
+	if v := m["ReverseProxy"].Attrs["network.protocol.version"]; v != "1.1" {
+		t.Errorf("client span version %v", v)
+	}
+	if tp := traceparentRE.FindStringSubmatch(be.seen("/h2")[0]); tp == nil || tp[2] != m["ReverseProxy"].SpanID {
+		t.Errorf("backend traceparent %q", be.seen("/h2"))
+	}
+}
