@@ -76,7 +76,7 @@ func parseRouterTree(routers []spec.Router) *routerTree {
 		switch {
 		case r.TLS != nil:
 			fail(i, false, "non-root router cannot have TLS configuration")
-		case r.Observability:
+		case r.Observability != nil:
 			fail(i, false, "non-root router cannot have Observability configuration")
 		case len(r.EntryPoints) > 0:
 			fail(i, false, "non-root router cannot have Entrypoints configuration")
@@ -247,7 +247,7 @@ func (b *childBuilder) kid(c int) (*routerRuntime, error) {
 	sv, err := b.serviceOf(c)
 	if err == nil {
 		k.rr = &routerRuntime{r: r, service: sv}
-		err = k.rr.wrap(b.built, nil)
+		err = k.rr.wrap(b.built, nil, false)
 	}
 	if err != nil {
 		k.rr = nil

@@ -87,7 +87,7 @@ func TestParseRouterTree(t *testing.T) {
 			children: map[string][]string{"A": {"B1", "B2"}}},
 		{desc: "non-root with TLS", routers: []r{{Name: "A"}, {Name: "B", ParentRefs: []string{"A"}, Service: "B-service", TLS: &spec.RouterTLS{}}},
 			children: map[string][]string{"A": {"B"}}, errors: map[string][]string{"B": {"non-root router cannot have TLS configuration"}}},
-		{desc: "non-root with observability", routers: []r{{Name: "A"}, {Name: "B", ParentRefs: []string{"A"}, Service: "B-service", Observability: true}},
+		{desc: "non-root with observability", routers: []r{{Name: "A"}, {Name: "B", ParentRefs: []string{"A"}, Service: "B-service", Observability: &spec.Observability{}}},
 			children: map[string][]string{"A": {"B"}}, errors: map[string][]string{"B": {"non-root router cannot have Observability configuration"}}},
 		{desc: "non-root with entry points", routers: []r{{Name: "A"}, {Name: "B", ParentRefs: []string{"A"}, Service: "B-service", EntryPoints: []string{"web"}}},
 			children: map[string][]string{"A": {"B"}}, errors: map[string][]string{"B": {"non-root router cannot have Entrypoints configuration"}}},

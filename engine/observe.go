@@ -19,6 +19,7 @@ import (
 
 	"github.com/edgeroute/edgeroute/engine/metrics"
 	"github.com/edgeroute/edgeroute/engine/middleware"
+	"github.com/edgeroute/edgeroute/engine/tracing"
 )
 
 // Metrics are recorded when a request's answer is complete: at once for
@@ -79,6 +80,7 @@ type observation struct {
 	retries  int
 	alog     *accesslog.Logger
 	rec      *accesslog.Record // nil unless the access log is on
+	tr       *tracing.Request  // the entry point span; nil unless traced
 }
 
 func (o *observation) record(respBytes int64, grpcStatus []byte) {
@@ -92,6 +94,10 @@ func (o *observation) record(respBytes int64, grpcStatus []byte) {
 		}
 	}
 	d := time.Since(o.start)
+	if o.tr != nil {
+		o.tr.End(o.code) // the HTTP status, also for gRPC (Traefik's recorder)
+		o.tr = nil
+	}
 	if o.rec != nil {
 		r := o.rec
 		r.Duration, r.OriginDuration = d, d
@@ -127,21 +133,29 @@ func (s *Server) observeEnd(ctx *fasthttp.RequestCtx, ep *listener, st *reqState
 		o.router, o.service = rr.mRouter, rr.mService
 		o.retries = st.mw.Attempt
 	}
-	if len(st.hops) > 0 {
+	logs, meter := observed(st.router, ep.cfg) // the observability toggles (observability.go)
+	if !meter {
+		o.ep, o.router, o.service = nil, nil, nil
+	}
+	if len(st.hops) > 0 && meter {
 		st.parents = append(st.parents[:0], st.router.mRouter)
 		for _, h := range st.hops[:len(st.hops)-1] {
 			st.parents = append(st.parents, h.mRouter)
 		}
 		o.parents = st.parents
 	}
-	if ep.mEP != nil && st.secure {
+	if o.ep != nil && st.secure {
 		if c, ok := ctx.Conn().(interface{ ConnectionState() tls.ConnectionState }); ok {
 			cs := c.ConnectionState()
 			ep.mEP.ObserveTLS(cs.Version, cs.CipherSuite)
 		}
 	}
-	if s.alog != nil {
+	if s.alog != nil && logs {
 		o.alog, o.rec = s.alog, s.logRecord(ctx, st)
+	}
+	if st.tr != nil {
+		traceResponse(ctx, st)
+		o.tr, st.tr = st.tr, nil
 	}
 	resp := &ctx.Response
 	if stream := h2StreamOf(ctx); stream != nil && stream.done {
@@ -340,6 +354,10 @@ func (s *Server) logRecord(ctx *fasthttp.RequestCtx, st *reqState) *accesslog.Re
 		}
 	}
 	r.RequestContentSize = st.reqBytes
+	if st.tr != nil { // TraceId and SpanId: the entry point span's, sampled or not
+		sc := st.tr.SpanContext()
+		r.TraceID, r.SpanID = sc.TraceID(), sc.SpanID()
+	}
 	if st.router != nil && len(st.mw.User) > 0 { // routed: st.mw was reset for this request
 		r.ClientUsername = r.Copy(st.mw.User)
 	}

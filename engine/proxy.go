@@ -363,6 +363,7 @@ func forward(ctx *fasthttp.RequestCtx, st *reqState, u *upstream, passHost bool)
 	if te := h.Peek("Te"); len(te) > 0 && !equalFoldBytes(te, "trailers") {
 		h.Del("Te")
 	}
+	traceForward(st, req, u) // tracing (otel.go): the ReverseProxy span opens, traceparent is set
 	if u.rt != nil {
 		return forwardStd(ctx, st, u)
 	}

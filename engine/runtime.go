@@ -98,7 +98,7 @@ type chainLink struct {
 
 // wrap builds the router's handler: its service inside the entry point's
 // middlewares and then its own, in order.
-func (rr *routerRuntime) wrap(built map[string]*middleware.Built, entryPoint []string) error {
+func (rr *routerRuntime) wrap(built map[string]*middleware.Built, entryPoint []string, traced bool) error {
 	names := make([]string, 0, len(entryPoint)+len(rr.r.Middlewares))
 	for _, n := range entryPoint {
 		if !strings.Contains(n, "@") {
@@ -119,7 +119,7 @@ func (rr *routerRuntime) wrap(built map[string]*middleware.Built, entryPoint []s
 		rr.chain = appendLinks(rr.chain, built, b, "")
 	}
 	for _, l := range rr.chain {
-		wraps = append(wraps, l.b.Wrap)
+		wraps = append(wraps, tracedWrap(l.b, traced)) // l.b.Wrap without tracing (otel.go)
 	}
 	rr.handler = middleware.Wrap(terminal(rr.service), wraps...)
 	return nil
@@ -503,7 +503,7 @@ func build(static *Static, snap *spec.Snapshot, ups *upstreams, reg *lb.Registry
 					continue
 				}
 				rr := &routerRuntime{r: r, service: sv, options: options}
-				if err := rr.wrap(built, entryPointMiddlewares(name, ep)); err != nil {
+				if err := rr.wrap(built, entryPointMiddlewares(name, ep), static.Tracing != nil); err != nil {
 					// As in Traefik, a router whose middleware is missing
 					// or broken is not served: its requests get 404.
 					problems = append(problems, spec.Problem{Ref: r.Ref, Err: fmt.Errorf("router %s: %w", r.Name, err)})

@@ -23,6 +23,7 @@ import (
 	"github.com/edgeroute/edgeroute/compile"
 	"github.com/edgeroute/edgeroute/compile/spec"
 	"github.com/edgeroute/edgeroute/engine/middleware"
+	"github.com/edgeroute/edgeroute/engine/tracing"
 	"github.com/edgeroute/edgeroute/lb"
 	"github.com/edgeroute/edgeroute/tlsmux"
 )
@@ -67,6 +68,7 @@ type reqState struct {
 	start     time.Time
 	proto     metrics.Protocol
 	reqBytes  int64
+	tr        *tracing.Request // the request's spans (otel.go); nil when not traced
 }
 
 var statePool = sync.Pool{New: func() any { return new(reqState) }}
@@ -105,8 +107,8 @@ func (s *Server) handler(ep *listener) fasthttp.RequestHandler {
 		}()
 		rt := s.rt.Load() // one consistent configuration per request
 		st := statePool.Get().(*reqState)
-		st.router, st.upURL, st.hops = nil, "", st.hops[:0]
-		observe := s.metrics != nil || s.alog != nil
+		st.router, st.upURL, st.hops, st.tr = nil, "", st.hops[:0], nil
+		observe := s.metrics != nil || s.alog != nil || s.tracer != nil
 		if observe {
 			s.observeStart(ctx, st)
 		}
@@ -176,6 +178,9 @@ var (
 
 func (s *Server) serve(ctx *fasthttp.RequestCtx, rt *Runtime, ep *listener, st *reqState) {
 	d := decide(ctx, rt, ep, st)
+	if s.tracer != nil {
+		s.traceStart(ctx, ep, st, &d)
+	}
 	if d.router == nil {
 		d.answer(ctx)
 		return

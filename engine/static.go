@@ -18,6 +18,7 @@ import (
 
 	"github.com/edgeroute/edgeroute/acme"
 	"github.com/edgeroute/edgeroute/compile/spec"
+	"github.com/edgeroute/edgeroute/engine/tracing"
 )
 
 // Static is the static configuration, with Traefik's key names. It comes
@@ -55,6 +56,11 @@ type Static struct {
 	API *API
 	// AccessLog is accessLog; nil when off.
 	AccessLog *accesslog.Config
+	// Tracing is tracing: OpenTelemetry traces over OTLP; nil when off.
+	Tracing *tracing.Config
+	// globalAttributes is tracing.globalAttributes (deprecated): the
+	// resource attributes when resourceAttributes is not set.
+	globalAttributes map[string]string
 	// AllowCrossNamespace, AllowExternalNameServices, AllowEmptyServices and
 	// NativeLBByDefault are the kubernetesCRD provider options, which apply to
 	// the manifests provider too.
@@ -167,6 +173,10 @@ type EntryPoint struct {
 	// TLS is entryPoints.NAME.http.tls: every router on the entry point
 	// becomes a TLS router (with these options unless it names its own).
 	TLS *EntryPointTLS
+	// Observability is entryPoints.NAME.observability: the defaults of
+	// its routers' access logs, metrics and tracing (nil: all on,
+	// minimal verbosity).
+	Observability *spec.Observability
 }
 
 // EntryPointTLS is entryPoints.NAME.http.tls.
@@ -278,6 +288,14 @@ func ParseStatic(args []string) (*Static, error) {
 	}
 	if s.API != nil && !validBasePath.MatchString(s.API.BasePath) {
 		return nil, errors.New("API basePath must be a valid absolute URL path")
+	}
+	if t := s.Tracing; t != nil {
+		if t.ResourceAttributes == nil && s.globalAttributes != nil {
+			t.ResourceAttributes = s.globalAttributes
+		}
+		if err := t.Check(); err != nil {
+			return nil, err
+		}
 	}
 	if s.PingEntryPoint == "" {
 		s.PingEntryPoint = "traefik"
@@ -434,6 +452,32 @@ func (s *Static) set(key, val string) error {
 				ep.TLS = &EntryPointTLS{}
 			}
 			ep.TLS.Options = val
+			return nil
+		case "observability.accesslogs", "observability.metrics", "observability.tracing":
+			if ep.Observability == nil {
+				ep.Observability = &spec.Observability{}
+			}
+			var b bool
+			if err := boolean(&b); err != nil {
+				return err
+			}
+			switch parts[len(parts)-1] {
+			case "accesslogs":
+				ep.Observability.AccessLogs = &b
+			case "metrics":
+				ep.Observability.Metrics = &b
+			default:
+				ep.Observability.Tracing = &b
+			}
+			return nil
+		case "observability.traceverbosity":
+			if val != "minimal" && val != "detailed" {
+				return bad(errors.New("one of minimal, detailed"))
+			}
+			if ep.Observability == nil {
+				ep.Observability = &spec.Observability{}
+			}
+			ep.Observability.TraceVerbosity = val
 			return nil
 		case "http.tls.certresolver":
 			return bad(errors.New("an entry point's default certificate resolver is not supported by edgeroute yet; set tls.certResolver on the IngressRoutes"))
@@ -599,6 +643,8 @@ func (s *Static) set(key, val string) error {
 		case "debug":
 			return fmt.Errorf("--%s is not supported by edgeroute yet (the /debug handlers)", key)
 		}
+	case key == "tracing" || strings.HasPrefix(key, "tracing."):
+		return s.setTracing(key, val, boolean)
 	case key == "metrics.prometheus":
 		var on bool
 		if err := boolean(&on); err != nil {
@@ -691,4 +737,118 @@ func (e *EncodedCharacters) field(key string) *bool {
 		return &e.AllowEncodedQuestionMark
 	}
 	return &e.AllowEncodedHash
+}
+
+// setTracing sets a tracing.* key. Any option enables tracing, as in
+// Traefik; OTLP over HTTP to https://localhost:4318 is the default
+// exporter, and tracing.otlp.grpc (or any of its options) switches to
+// gRPC.
+func (s *Static) setTracing(key, val string, boolean func(*bool) error) error {
+	if key == "tracing" {
+		var on bool
+		if err := boolean(&on); err != nil {
+			return err
+		}
+		if !on {
+			s.Tracing = nil
+		} else if s.Tracing == nil {
+			c := tracing.Defaults()
+			s.Tracing = &c
+		}
+		return nil
+	}
+	if s.Tracing == nil {
+		c := tracing.Defaults()
+		s.Tracing = &c
+	}
+	t := s.Tracing
+	opt := strings.TrimPrefix(key, "tracing.")
+	mapKey := func(prefix string, m *map[string]string) bool {
+		if !strings.HasPrefix(opt, prefix) || len(opt) == len(prefix) {
+			return false
+		}
+		if *m == nil {
+			*m = map[string]string{}
+		}
+		(*m)[strings.TrimPrefix(opt, prefix)] = val
+		return true
+	}
+	clientTLS := func(dst **tracing.ClientTLS, o string) error {
+		if *dst == nil {
+			*dst = &tracing.ClientTLS{}
+		}
+		c := *dst
+		switch o {
+		case "":
+			return nil
+		case "ca":
+			c.CA = val
+		case "cert":
+			c.Cert = val
+		case "key":
+			c.Key = val
+		case "insecureskipverify":
+			return boolean(&c.InsecureSkipVerify)
+		default:
+			return fmt.Errorf("unknown or unsupported static configuration key --%s", key)
+		}
+		return nil
+	}
+	if t.HTTP == nil {
+		t.HTTP = tracing.Defaults().HTTP
+	}
+	switch {
+	case opt == "servicename":
+		t.ServiceName = val
+	case opt == "samplerate":
+		f, err := strconv.ParseFloat(val, 64)
+		if err != nil {
+			return fmt.Errorf("--%s: %q is not a number", key, val)
+		}
+		t.SampleRate = f
+	case opt == "capturedrequestheaders":
+		t.CapturedRequestHeaders = splitList(val)
+	case opt == "capturedresponseheaders":
+		t.CapturedResponseHeaders = splitList(val)
+	case opt == "safequeryparams":
+		t.SafeQueryParams = splitList(val)
+	case mapKey("resourceattributes.", &t.ResourceAttributes), mapKey("globalattributes.", &s.globalAttributes):
+	case opt == "addinternals":
+		return fmt.Errorf("--%s is not supported by edgeroute yet (internal routers are never traced)", key)
+	case opt == "otlp", opt == "otlp.http":
+		var on bool
+		return boolean(&on) // OTLP is the only backend, HTTP its default transport
+	case opt == "otlp.http.endpoint":
+		t.HTTP.Endpoint = val
+	case mapKey("otlp.http.headers.", &t.HTTP.Headers):
+	case opt == "otlp.http.tls" || strings.HasPrefix(opt, "otlp.http.tls."):
+		return clientTLS(&t.HTTP.TLS, strings.TrimPrefix(strings.TrimPrefix(opt, "otlp.http.tls"), "."))
+	case opt == "otlp.grpc" || strings.HasPrefix(opt, "otlp.grpc."):
+		if t.GRPC == nil {
+			t.GRPC = tracing.DefaultGRPC()
+		}
+		g := t.GRPC
+		switch o := strings.TrimPrefix(strings.TrimPrefix(opt, "otlp.grpc"), "."); {
+		case o == "":
+			var on bool
+			if err := boolean(&on); err != nil {
+				return err
+			}
+			if !on {
+				t.GRPC = nil
+			}
+		case o == "endpoint":
+			g.Endpoint = val
+		case o == "insecure":
+			return boolean(&g.Insecure)
+		case mapKey("otlp.grpc.headers.", &g.Headers):
+		case o == "tls" || strings.HasPrefix(o, "tls."):
+			return clientTLS(&g.TLS, strings.TrimPrefix(strings.TrimPrefix(o, "tls"), "."))
+		default:
+			return fmt.Errorf("unknown or unsupported static configuration key --%s", key)
+		}
+	default:
+		return fmt.Errorf("unknown or unsupported static configuration key --%s", key)
+	}
+	return nil
 }

@@ -123,10 +123,17 @@ type Router struct {
 	// by router name. A parent router has no Service; Traefik reports
 	// one that has both (and routes to its children).
 	ParentRefs []string
-	// Observability is set when the route configures observability
-	// (accessLogs, metrics, tracing), which Traefik refuses on child
-	// routers.
-	Observability bool
+	// Observability is the route's observability (IngressRoute
+	// routes[].observability); nil, or a nil field, inherits its entry
+	// point's (entryPoints.NAME.observability), which defaults to on.
+	Observability *Observability
+}
+
+// Observability turns access logs, metrics and tracing on or off for a
+// router; TraceVerbosity is "minimal" or "detailed" ("" inherits).
+type Observability struct {
+	AccessLogs, Metrics, Tracing *bool
+	TraceVerbosity               string
 }
 
 // Middleware is one middleware (a Middleware object of one kind).

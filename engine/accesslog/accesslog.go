@@ -12,6 +12,7 @@ package accesslog
 
 import (
 	"context"
+	"encoding/hex"
 	"encoding/json"
 	"fmt"
 	"io"
@@ -64,7 +65,7 @@ var FieldNames = []string{"StartUTC", "StartLocal", "Duration", "RouterName", "S
 	"RequestPort", "RequestMethod", "RequestPath", "RequestProtocol", "RequestScheme", "RequestContentSize",
 	"RequestCount", "OriginDuration", "OriginContentSize", "OriginStatus", "DownstreamStatus",
 	"DownstreamContentSize", "GzipRatio", "Overhead", "RetryAttempts", "TLSVersion", "TLSCipher",
-	"TLSClientSubject", "TraceId", "SpanId"}
+	"TLSClientSubject", "TraceId", "SpanId", "trace_id", "span_id"}
 
 // Header is one header line of a record.
 type Header struct{ Name, Value []byte }
@@ -93,9 +94,13 @@ type Record struct {
 	DownstreamContentSize int64
 	RetryAttempts         int
 	TLSVersion, TLSCipher string
-	RequestHeaders        []Header
-	OriginHeaders         []Header
-	DownstreamHeaders     []Header
+	// TraceID and SpanID are the request's trace and entry point span
+	// when it is traced (zero otherwise).
+	TraceID           [16]byte
+	SpanID            [8]byte
+	RequestHeaders    []Header
+	OriginHeaders     []Header
+	DownstreamHeaders []Header
 
 	buf []byte // backing store of the copied slices
 }
@@ -429,6 +434,12 @@ func (l *Logger) appendJSON(b []byte, r *Record, n uint64) []byte {
 	}
 	if r.TLSVersion != "" {
 		m["TLSVersion"], m["TLSCipher"] = r.TLSVersion, r.TLSCipher
+	}
+	if r.TraceID != [16]byte{} && r.SpanID != [8]byte{} {
+		// Traefik writes both spellings: TraceId and SpanId (deprecated)
+		// and OpenTelemetry's trace_id and span_id.
+		tid, sid := hex.EncodeToString(r.TraceID[:]), hex.EncodeToString(r.SpanID[:])
+		m["TraceId"], m["SpanId"], m["trace_id"], m["span_id"] = tid, sid, tid, sid
 	}
 	if r.RouterName == "" {
 		delete(m, "RouterName")

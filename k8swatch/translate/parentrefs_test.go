@@ -88,7 +88,7 @@ func TestParentRefsFixtures(t *testing.T) {
 					t.Errorf("%s: %s: service %+v", tc.file, r.Name, lb)
 				}
 			}
-			if r.Priority != 0 || len(r.Middlewares) > 0 || r.TLS != nil || r.Observability {
+			if r.Priority != 0 || len(r.Middlewares) > 0 || r.TLS != nil || r.Observability != nil {
 				t.Errorf("%s: router %+v", tc.file, r)
 			}
 			got = append(got, g)

@@ -287,7 +287,9 @@ func (t *translator) ingressRoute(ir *crd.IngressRoute) {
 			ParentRefs:  parents,
 			// Traefik refuses it on child routers (per-router
 			// observability itself is not applied by edgeroute).
-			Observability: route.Observability != nil,
+		}
+		if o := route.Observability; o != nil {
+			r.Observability = &spec.Observability{AccessLogs: o.AccessLogs, Metrics: o.Metrics, Tracing: o.Tracing, TraceVerbosity: o.TraceVerbosity}
 		}
 		svc, err := t.routeService(ir.Namespace, key, route.Services)
 		if err != nil {

@@ -54,8 +54,10 @@ func TestTraefikExpectations(t *testing.T) {
 		t.Fatalf("simple.yml: %v %v", snap.Routers, snap.Problems)
 	}
 	r := snap.Routers[0]
+	yes := true
 	want := spec.Router{Name: "default-test-route-6b204d94623b3df4370c@kubernetescrd", EntryPoints: []string{"foo"},
-		Rule: "Host(`foo.com`) && PathPrefix(`/bar`)", Priority: 12, Service: "default-whoami-80@kubernetescrd", Observability: true}
+		Rule: "Host(`foo.com`) && PathPrefix(`/bar`)", Priority: 12, Service: "default-whoami-80@kubernetescrd",
+		Observability: &spec.Observability{AccessLogs: &yes, Metrics: &yes, Tracing: &yes}}
 	r.Ref = spec.Ref{}
 	if !reflect.DeepEqual(r, want) {
 		t.Errorf("simple.yml router:\n got %+v\nwant %+v", r, want)
