@@ -114,13 +114,7 @@ func scanKeys(h *fasthttp.RequestHeader, f func(k []byte) bool) {
 		}
 		return
 	}
-	for len(raw) > 0 {
-		line := raw
-		if i := bytes.IndexByte(raw, '\n'); i >= 0 {
-			line, raw = raw[:i], raw[i+1:]
-		} else {
-			raw = nil
-		}
+	for line := range rawLines(raw) {
 		if j := bytes.IndexByte(line, ':'); j > 0 && !f(bytes.TrimRight(line[:j], " \t")) {
 			return
 		}

@@ -442,16 +442,7 @@ func checkVersionAndNames(h *fasthttp.RequestHeader) (uint8, error) {
 	ua, ct := 0, 0
 	// The raw block, not All(): All joins the Cookie lines (which
 	// are forwarded as sent).
-	for raw := h.RawHeaders(); len(raw) > 0; {
-		line := raw
-		if i := bytes.IndexByte(raw, '\n'); i >= 0 {
-			line, raw = raw[:i], raw[i+1:]
-		} else {
-			raw = nil
-		}
-		if len(line) == 0 || line[0] == ' ' || line[0] == '\t' || line[0] == '\r' {
-			continue // an obs-fold continuation (joined by fasthttp), or the end
-		}
+	for line := range rawLines(h.RawHeaders()) {
 		i := bytes.IndexByte(line, ':')
 		if i <= 0 {
 			return 0, errBadHeaderName
@@ -507,11 +498,11 @@ type fidelity struct {
 func (f *fidelity) PeekAll(name string) [][]byte {
 	var lower string
 	switch {
-	case f.flags&fidUserAgent != 0 && equalFold(name, "user-agent"):
+	case f.flags&fidUserAgent != 0 && strings.EqualFold(name, "user-agent"):
 		lower = "user-agent"
-	case f.flags&fidContentType != 0 && equalFold(name, "content-type"):
+	case f.flags&fidContentType != 0 && strings.EqualFold(name, "content-type"):
 		lower = "content-type"
-	case f.flags&fidTrailer != 0 && equalFold(name, "trailer"):
+	case f.flags&fidTrailer != 0 && strings.EqualFold(name, "trailer"):
 		if f.h.ContentLength() == -1 {
 			return nil
 		}
@@ -526,18 +517,34 @@ func (f *fidelity) PeekAll(name string) [][]byte {
 	return f.vals
 }
 
-// rawValues yields the value of each of the request's header lines named
-// lower (in lower case; the lines in any case), as sent, without
-// surrounding whitespace.
-func rawValues(h *fasthttp.RequestHeader, lower string) func(func([]byte) bool) {
+// rawLines yields the header lines of a raw header block (without the
+// line end), skipping obs-fold continuations (fasthttp joins them to the
+// line before) and the empty line that ends the block.
+func rawLines(raw []byte) func(func([]byte) bool) {
 	return func(yield func([]byte) bool) {
-		for raw := h.RawHeaders(); len(raw) > 0; {
+		for len(raw) > 0 {
 			line := raw
 			if i := bytes.IndexByte(raw, '\n'); i >= 0 {
 				line, raw = raw[:i], raw[i+1:]
 			} else {
 				raw = nil
 			}
+			if len(line) == 0 || line[0] == ' ' || line[0] == '\t' || line[0] == '\r' {
+				continue
+			}
+			if !yield(line) {
+				return
+			}
+		}
+	}
+}
+
+// rawValues yields the value of each of the request's header lines named
+// lower (in lower case; the lines in any case), as sent, without
+// surrounding whitespace.
+func rawValues(h *fasthttp.RequestHeader, lower string) func(func([]byte) bool) {
+	return func(yield func([]byte) bool) {
+		for line := range rawLines(h.RawHeaders()) {
 			i := bytes.IndexByte(line, ':')
 			if i <= 0 || !equalFoldBytes(line[:i], lower) {
 				continue
@@ -547,22 +554,6 @@ func rawValues(h *fasthttp.RequestHeader, lower string) func(func([]byte) bool) 
 			}
 		}
 	}
-}
-
-func equalFold(a, lower string) bool {
-	if len(a) != len(lower) {
-		return false
-	}
-	for i := 0; i < len(a); i++ {
-		c := a[i]
-		if 'A' <= c && c <= 'Z' {
-			c += 'a' - 'A'
-		}
-		if c != lower[i] {
-			return false
-		}
-	}
-	return true
 }
 
 var errBadHost = errors.New("the Host header has a byte net/http refuses (httpguts.ValidHostHeader)")

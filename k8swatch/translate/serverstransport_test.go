@@ -9,6 +9,7 @@ import (
 	"time"
 
 	"github.com/edgeroute/edgeroute/compile/spec"
+	"github.com/edgeroute/edgeroute/k8swatch/crd"
 )
 
 // problemsOf returns the snapshot's problems, one a line.
@@ -355,5 +356,21 @@ func TestPlainReferencesAfterATransport(t *testing.T) {
 	}
 	if len(snap.Routers) != 4 {
 		t.Errorf("%d routers", len(snap.Routers))
+	}
+}
+
+// isPlainReference must know every field of a service reference: a new
+// field that shapes the built service but is not checked there would make
+// every reference after the first share the first one's service silently.
+func TestPlainReferenceKnowsEveryField(t *testing.T) {
+	// Fields that do not shape the service kubernetesService builds
+	// (identity, or read by the caller) and those isPlainReference checks.
+	known := map[string]bool{"Name": true, "Namespace": true, "Port": true, "Kind": true, "Weight": true,
+		"Scheme": true, "Strategy": true, "PassHostHeader": true, "ResponseForwarding": true, "ServersTransport": true,
+		"NativeLB": true, "NodePortLB": true, "HealthCheck": true, "PassiveHealthCheck": true, "Sticky": true, "Middlewares": true}
+	for f := range reflect.TypeFor[crd.LoadBalancerSpec]().Fields() {
+		if !known[f.Name] {
+			t.Errorf("LoadBalancerSpec.%s is new: decide in isPlainReference whether a reference setting it can share the plain service", f.Name)
+		}
 	}
 }

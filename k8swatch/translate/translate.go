@@ -285,8 +285,6 @@ func (t *translator) ingressRoute(ir *crd.IngressRoute) {
 			Middlewares: mws,
 			TLS:         rtls,
 			ParentRefs:  parents,
-			// Traefik refuses it on child routers (per-router
-			// observability itself is not applied by edgeroute).
 		}
 		if o := route.Observability; o != nil {
 			r.Observability = &spec.Observability{AccessLogs: o.AccessLogs, Metrics: o.Metrics, Tracing: o.Tracing, TraceVerbosity: o.TraceVerbosity}
