@@ -22,16 +22,26 @@ import (
 // tables, routing path, 421 check, balancers and forwarding. Only the
 // framing differs.
 
-// h2Limits follow Traefik's entryPoints.NAME.http2 defaults.
-var h2Limits = &http.HTTP2Config{
-	MaxConcurrentStreams:          250,
-	MaxDecoderHeaderTableSize:     4096,
-	MaxEncoderHeaderTableSize:     4096,
-	MaxReadFrameSize:              1 << 20,
-	MaxReceiveBufferPerConnection: 1 << 20,
-	MaxReceiveBufferPerStream:     1 << 20,
-	SendPingTimeout:               15 * time.Second,
-	PingTimeout:                   15 * time.Second,
+// h2ConfigFor is the HTTP/2 configuration Traefik gives Go's server:
+// the entry point's http2 keys (maxConcurrentStreams and the two HPACK
+// table sizes, 0 meaning Go's default), Go's defaults for the rest.
+func h2ConfigFor(ep *EntryPoint) *http.HTTP2Config {
+	orDefault := func(v, def int) int {
+		if v <= 0 {
+			return def
+		}
+		return v
+	}
+	return &http.HTTP2Config{
+		MaxConcurrentStreams:          orDefault(ep.HTTP2.MaxConcurrentStreams, 250),
+		MaxDecoderHeaderTableSize:     orDefault(ep.HTTP2.MaxDecoderHeaderTableSize, 4096),
+		MaxEncoderHeaderTableSize:     orDefault(ep.HTTP2.MaxEncoderHeaderTableSize, 4096),
+		MaxReadFrameSize:              1 << 20,
+		MaxReceiveBufferPerConnection: 1 << 20,
+		MaxReceiveBufferPerStream:     1 << 20,
+		SendPingTimeout:               15 * time.Second,
+		PingTimeout:                   15 * time.Second,
+	}
 }
 
 type connKey struct{}
@@ -43,10 +53,10 @@ func newH2Server(ep *EntryPoint, handler fasthttp.RequestHandler, errorLog *log.
 	p.SetUnencryptedHTTP2(true) // h2c with prior knowledge, on plain connections
 	return &http.Server{
 		Protocols:         &p,
-		HTTP2:             h2Limits,
+		HTTP2:             h2ConfigFor(ep),
 		ReadHeaderTimeout: ep.ReadTimeout,
 		IdleTimeout:       ep.IdleTimeout,
-		MaxHeaderBytes:    32 << 10,
+		MaxHeaderBytes:    h2MaxHeaderBytes,
 		ConnContext: func(ctx context.Context, c net.Conn) context.Context {
 			return context.WithValue(ctx, connKey{}, c)
 		},
