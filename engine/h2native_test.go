@@ -38,7 +38,7 @@ func TestHTTP2StaticKeys(t *testing.T) {
 		t.Errorf("Go's configuration: %+v", c)
 	}
 	s, _ = ParseStatic([]string{"--entryPoints.web.address=:1"})
-	if got := s.EntryPoints["web"].HTTP2.Implementation; got != "std" {
+	if got := s.EntryPoints["web"].HTTP2.Implementation; got != "native" {
 		t.Errorf("default implementation %q", got)
 	}
 	for _, bad := range []string{"--entryPoints.web.http2.maxConcurrentStreams=-1", "--entryPoints.web.http2.maxDecoderHeaderTableSize=-5",

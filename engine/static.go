@@ -213,7 +213,7 @@ func newEntryPoint(name string) *EntryPoint {
 		SanitizePath: true,
 		ReadTimeout:  60 * time.Second,
 		IdleTimeout:  180 * time.Second,
-		HTTP2:        EntryPointHTTP2{Implementation: "std"},
+		HTTP2:        EntryPointHTTP2{Implementation: "native"},
 	}
 }
 
