@@ -25,14 +25,16 @@ const (
 	h2InitialWindow        = 65535
 	h2MaxWindow            = 1<<31 - 1
 	h2InflowMinRefresh     = 4 << 10
-	h2ReadBuffer           = 16 << 10
+	// h2ReadBuffer buffers the reads of frames (a DATA payload larger
+	// than it is read straight into the Framer's buffer).
+	h2ReadBuffer = 4 << 10
 	// h2MaxBuffered is how much a connection queues for the writer
 	// before streams wait to add DATA (frames already queued are written
 	// in one go).
 	h2MaxBuffered = 256 << 10
-	// h2KeepBuffer is the largest write buffer a connection keeps for
-	// the next round.
-	h2KeepBuffer = 64 << 10
+	// h2KeepBuffer is the largest write buffer a connection with streams
+	// keeps for the next round; an idle one keeps none.
+	h2KeepBuffer = 32 << 10
 )
 
 var (
@@ -699,7 +701,7 @@ func (c *h2nConn) writeLoop() {
 			c.mu.Unlock()
 			_, err := c.nc.Write(buf)
 			c.mu.Lock()
-			if cap(buf) <= h2KeepBuffer {
+			if cap(buf) <= h2KeepBuffer && len(c.streams) > 0 {
 				c.spare = buf[:0]
 			}
 			if err != nil {

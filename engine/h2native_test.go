@@ -210,3 +210,79 @@ func TestH2NativeTLSBodies(t *testing.T) {
 		t.Errorf("8 MiB answer: %d bytes, %v, Content-Length %d", n, err, resp.ContentLength)
 	}
 }
+
+// The answer's DATA stays within the window the client grants: with an
+// initial stream window of 1000 bytes, a 10000-byte answer arrives 1000
+// bytes, then as much as each WINDOW_UPDATE allows (both front doors).
+func TestHTTP2SendFlowControl(t *testing.T) {
+	ln, _ := net.Listen("tcp", "127.0.0.1:0")
+	up := &http.Server{Handler: http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		w.Write(bytes.Repeat([]byte("w"), 10000))
+	})}
+	go up.Serve(ln)
+	t.Cleanup(func() { up.Close() })
+	for _, impl := range h2Impls {
+		t.Run(impl, func(t *testing.T) {
+			snap := lbSnap([]spec.Router{{Name: "plain", Rule: "PathPrefix(`/`)", Service: "s"}}, map[string]string{"s": "http://" + ln.Addr().String()})
+			s, _ := startServer(t, snap, h2ImplArg(impl))
+			c, err := net.Dial("tcp", s.Addr("web"))
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer c.Close()
+			io.WriteString(c, http2.ClientPreface)
+			fr := http2.NewFramer(c, c)
+			fr.ReadMetaHeaders = hpack.NewDecoder(4096, nil)
+			fr.WriteSettings(http2.Setting{ID: http2.SettingInitialWindowSize, Val: 1000})
+			var hb bytes.Buffer
+			enc := hpack.NewEncoder(&hb)
+			for _, kv := range [][2]string{{":method", "GET"}, {":scheme", "http"}, {":authority", "a.test"}, {":path", "/"}} {
+				enc.WriteField(hpack.HeaderField{Name: kv[0], Value: kv[1]})
+			}
+			fr.WriteHeaders(http2.HeadersFrameParam{StreamID: 1, BlockFragment: hb.Bytes(), EndStream: true, EndHeaders: true})
+			granted, got := 1000, 0
+			// next reads until the server has used up the window (then
+			// for a moment more, in which nothing may come) or the stream
+			// ended (false), failing on more bytes than granted.
+			next := func() bool {
+				wait := 10 * time.Second
+				for {
+					if got == granted {
+						wait = 300 * time.Millisecond
+					}
+					c.SetReadDeadline(time.Now().Add(wait))
+					f, err := fr.ReadFrame()
+					if ne, ok := err.(net.Error); ok && ne.Timeout() && got == granted {
+						return true
+					}
+					if err != nil {
+						t.Fatalf("after %d of %d bytes: %v", got, granted, err)
+					}
+					switch f := f.(type) {
+					case *http2.SettingsFrame:
+						if !f.IsAck() {
+							fr.WriteSettingsAck()
+						}
+					case *http2.DataFrame:
+						got += len(f.Data())
+						if got > granted {
+							t.Fatalf("%d bytes sent, %d granted", got, granted)
+						}
+						if f.StreamEnded() {
+							return false
+						}
+					case *http2.RSTStreamFrame, *http2.GoAwayFrame:
+						t.Fatalf("%v", f)
+					}
+				}
+			}
+			for open := next(); open; open = next() {
+				fr.WriteWindowUpdate(1, 3000)
+				granted += 3000
+			}
+			if got != 10000 {
+				t.Errorf("%d bytes in all", got)
+			}
+		})
+	}
+}
