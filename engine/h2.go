@@ -41,10 +41,28 @@ func newH2Server(ep *EntryPoint, handler fasthttp.RequestHandler, errorLog *log.
 	var p http.Protocols
 	p.SetHTTP2(true)
 	p.SetUnencryptedHTTP2(true) // h2c with prior knowledge, on plain connections
+	limits := h2Limits
+	if ep.WriteTimeout > 0 {
+		// A connection that takes no byte for writeTimeout is closed. The
+		// stream's WriteTimeout below ends the stream, not a frame write
+		// the client's socket refuses: a client that stops reading (and
+		// keeps sending frames, so the ping timeout never fires) would
+		// hold the connection for good. Not in Traefik, which leaves
+		// net/http's WriteByteTimeout at 0.
+		l := *h2Limits
+		l.WriteByteTimeout = ep.WriteTimeout
+		limits = &l
+	}
 	return &http.Server{
-		Protocols:         &p,
-		HTTP2:             h2Limits,
+		Protocols: &p,
+		HTTP2:     limits,
+		// On HTTP/2, ReadTimeout and WriteTimeout bound each stream (its
+		// request body, its response) as in Traefik, which sets both on
+		// its net/http server; fasthttp applies them per request on
+		// HTTP/1.1.
 		ReadHeaderTimeout: ep.ReadTimeout,
+		ReadTimeout:       ep.ReadTimeout,
+		WriteTimeout:      ep.WriteTimeout,
 		IdleTimeout:       ep.IdleTimeout,
 		MaxHeaderBytes:    32 << 10,
 		ConnContext: func(ctx context.Context, c net.Conn) context.Context {
