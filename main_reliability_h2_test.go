@@ -216,6 +216,10 @@ type h2Conn struct {
 	useTLS bool
 }
 
+// clientRcvBuf is the receive buffer of clients that stop reading, so
+// that the proxy's writes block soon.
+const clientRcvBuf = 4096
+
 // smallRcvBuf sets SO_RCVBUF on a socket before it connects.
 func smallRcvBuf(n int) func(_, _ string, rc syscall.RawConn) error {
 	return func(_, _ string, rc syscall.RawConn) error {
@@ -306,6 +310,7 @@ type h2Outcome struct {
 	closedAt    time.Time
 	goAwayAt    time.Time
 	resetAt     time.Time // the first RST_STREAM
+	stalled     bool      // the attack's writes made no progress for 5 s
 	pingAcks    int
 	settingAcks int
 	body        strings.Builder // DATA received, all streams
@@ -319,7 +324,7 @@ func (o *h2Outcome) holds(cond func(o *h2Outcome) bool) bool {
 }
 
 func (o *h2Outcome) String() string {
-	s := fmt.Sprintf("frames=%d resets=%v statuses=%v closed=%v (%v)", o.frames, o.resets, o.statuses, o.closed, o.readErr)
+	s := fmt.Sprintf("frames=%d resets=%v statuses=%v closed=%v (%v) stalled=%v", o.frames, o.resets, o.statuses, o.closed, o.readErr, o.stalled)
 	if o.goAway != nil {
 		s += fmt.Sprintf(" GOAWAY %v last=%d", o.goAway.ErrCode, o.goAway.LastStreamID)
 	}
@@ -437,6 +442,17 @@ func TestH2Abuse(t *testing.T) {
 	closedCheck := func(t *testing.T, o *h2Outcome, held int64, frames int) {
 		if !o.closed {
 			t.Errorf("the abusive connection is still open: %v", o)
+		}
+	}
+	// For floods from a client that never reads: the proxy hangs up, or
+	// it stops taking frames (the flood's writes make no progress for
+	// 5 s: backpressure, also bounded; with both ends on loopback the
+	// kernel sometimes stalls such a connection by itself, both sockets'
+	// receive queues empty, before the proxy has queued 10,000 answers).
+	// RSS is bounded in both cases (checked for every abuse).
+	closedOrStalled := func(t *testing.T, o *h2Outcome, held int64, frames int) {
+		if !o.closed && !o.stalled {
+			t.Errorf("the abusive connection is still open and still reading: %v", o)
 		}
 	}
 	vectors := []h2Vector{
@@ -598,7 +614,7 @@ func TestH2Abuse(t *testing.T) {
 			// CVE-2019-9512 (ping flood) from a client that never reads:
 			// Go's server closes a connection whose queue of control
 			// frames to send passes 10,000.
-			name: "ping flood", rcvBuf: 4096, readLate: true,
+			name: "ping flood", rcvBuf: clientRcvBuf, readLate: true,
 			attack: func(c *h2Conn, stop <-chan struct{}) (int, error) {
 				for i := range 2 << 20 {
 					if err := c.write(func(fr *http2.Framer) error {
@@ -609,7 +625,7 @@ func TestH2Abuse(t *testing.T) {
 				}
 				return 2 << 20, nil
 			},
-			check: closedCheck,
+			check: closedOrStalled,
 		},
 		{
 			// CVE-2019-9515 (settings flood) from a client that never
@@ -617,7 +633,7 @@ func TestH2Abuse(t *testing.T) {
 			// coalesces the unsent ones (a flag, not a queue), so nothing
 			// grows and it does not hang up. Safe either way: the
 			// connection closed, or far fewer ACKs than frames.
-			name: "settings flood", rcvBuf: 4096, readLate: true,
+			name: "settings flood", rcvBuf: clientRcvBuf, readLate: true,
 			attack: func(c *h2Conn, stop <-chan struct{}) (int, error) {
 				for i := range 512 << 10 {
 					if err := c.write(func(fr *http2.Framer) error {
@@ -629,7 +645,7 @@ func TestH2Abuse(t *testing.T) {
 				return 512 << 10, nil
 			},
 			check: func(t *testing.T, o *h2Outcome, held int64, frames int) {
-				if !o.closed && o.settingAcks > frames/2 {
+				if !o.closed && !o.stalled && o.settingAcks > frames/2 {
 					t.Errorf("%d SETTINGS ACKs queued for %d frames from a client that does not read: %v", o.settingAcks, frames, o)
 				}
 			},
@@ -784,6 +800,7 @@ func runH2Vector(t *testing.T, e *h2Env, pid int, useTLS bool, v h2Vector) {
 		go func() { <-seen; close(stop) }()
 	}
 	frames, werr := v.attack(c, stop)
+	stalled := isTimeout(werr)
 	attackTime := time.Since(start)
 	if v.readLate {
 		o, _, done = c.reader(5 * time.Second) // what the proxy queued, then its hang-up if any
@@ -791,15 +808,18 @@ func runH2Vector(t *testing.T, e *h2Env, pid int, useTLS bool, v h2Vector) {
 	if v.settled != nil {
 		// An answer, not a hang-up, is expected: stop reading once it is
 		// complete (or after 20 s).
+	wait:
 		for end := time.Now().Add(20 * time.Second); time.Now().Before(end) && !o.holds(v.settled); {
 			select {
 			case <-done:
+				break wait
 			case <-time.After(20 * time.Millisecond):
 			}
 		}
 		c.c.SetReadDeadline(time.Now())
 	}
 	<-done
+	o.stalled = stalled
 	// Hang up, let the backend answer what reached it, and count once it
 	// is quiet (handlers of this connection still starting must not be
 	// counted in the next abuse).

@@ -106,9 +106,17 @@ func checkProbe(t *testing.T, lat []time.Duration, fails []string) {
 // socket the proxy has closed is in another state, or gone.
 func proxySockets(t *testing.T, proxyPort int) map[int]string {
 	t.Helper()
-	data, err := os.ReadFile("/proc/net/tcp")
+	m, err := readProxySockets(proxyPort)
 	if err != nil {
 		t.Fatal(err)
+	}
+	return m
+}
+
+func readProxySockets(proxyPort int) (map[int]string, error) {
+	data, err := os.ReadFile("/proc/net/tcp")
+	if err != nil {
+		return nil, err
 	}
 	out := map[int]string{}
 	for _, line := range strings.Split(string(data), "\n")[1:] {
@@ -124,7 +132,83 @@ func proxySockets(t *testing.T, proxyPort int) map[int]string {
 			out[int(r)] = f[3]
 		}
 	}
+	return out, nil
+}
+
+// closeWatch notes, for client connections to the proxy, how long after
+// a start time (their request, or going idle) the proxy closed its side,
+// polling the kernel's table from a goroutine of its own. A socket
+// counts as closed when its state is no longer ESTABLISHED, or when it is
+// missing from two polls in a row (a read of /proc/net/tcp can miss a
+// line while the table changes).
+type closeWatch struct {
+	mu      sync.Mutex
+	start   map[int]time.Time     // by client port
+	closed  map[int]time.Duration // by client port
+	missing map[int]bool          // absent from the last poll
+	err     error
+	stop    chan struct{}
+	done    chan struct{}
+}
+
+func watchCloses(proxyPort int, every time.Duration) *closeWatch {
+	w := &closeWatch{start: map[int]time.Time{}, closed: map[int]time.Duration{}, missing: map[int]bool{},
+		stop: make(chan struct{}), done: make(chan struct{})}
+	go func() {
+		defer close(w.done)
+		for {
+			states, err := readProxySockets(proxyPort)
+			now := time.Now()
+			w.mu.Lock()
+			w.err = err
+			for p, t0 := range w.start {
+				if _, seen := w.closed[p]; seen || err != nil {
+					continue
+				}
+				st, ok := states[p]
+				if ok && st != "01" || !ok && w.missing[p] {
+					w.closed[p] = now.Sub(t0)
+				}
+				w.missing[p] = !ok
+			}
+			w.mu.Unlock()
+			select {
+			case <-w.stop:
+				return
+			case <-time.After(every):
+			}
+		}
+	}()
+	return w
+}
+
+// from starts the clock for c at t0.
+func (w *closeWatch) from(c net.Conn, t0 time.Time) {
+	w.mu.Lock()
+	w.start[portOf(c.LocalAddr())] = t0
+	w.mu.Unlock()
+}
+
+// closedOf returns the delays noted for conns so far.
+func (w *closeWatch) closedOf(conns []net.Conn) []time.Duration {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	var out []time.Duration
+	for _, c := range conns {
+		if d, ok := w.closed[portOf(c.LocalAddr())]; ok {
+			out = append(out, d)
+		}
+	}
 	return out
+}
+
+func (w *closeWatch) finish(t *testing.T) {
+	t.Helper()
+	close(w.stop)
+	<-w.done
+	if w.err != nil {
+		t.Fatal(w.err)
+	}
 }
 
 func portOf(a net.Addr) int { return a.(*net.TCPAddr).Port }
@@ -270,18 +354,19 @@ func TestSlowRead(t *testing.T) {
 	// HTTP/1.1: the requests go out, then nothing is read; the kernel's
 	// table tells when the proxy closed its side.
 	t0 := time.Now()
+	watch := watchCloses(proxyPort, 50*time.Millisecond)
 	var conns []net.Conn
 	for range h1N {
-		d := &net.Dialer{Control: smallRcvBuf(4096)}
+		d := &net.Dialer{Control: smallRcvBuf(clientRcvBuf)}
 		c, err := d.Dial("tcp", e.addr)
 		if err != nil {
 			t.Fatal(err)
 		}
 		t.Cleanup(func() { c.Close() })
 		fmt.Fprintf(c, "GET %s HTTP/1.1\r\nHost: a.test\r\n\r\n", path)
+		watch.from(c, time.Now())
 		conns = append(conns, c)
 	}
-	closedAt := map[int]time.Duration{}
 	// HTTP/2: one stream each; the reader notes when it is reset.
 	type h2r struct {
 		o    *h2Outcome
@@ -303,12 +388,11 @@ func TestSlowRead(t *testing.T) {
 	// and never read their socket, while sending a frame every 500 ms (so
 	// that the server's ping timeout never finds them idle): the
 	// connection's frame writer blocks; the proxy must close it.
-	stallAt := map[int]time.Duration{}
 	var stalled []net.Conn
 	stopKeep := make(chan struct{})
 	defer close(stopKeep)
 	for range h2StallN {
-		c := dialH2(t, e.addr, true, 4096)
+		c := dialH2(t, e.addr, true, clientRcvBuf)
 		c.write(func(fr *http2.Framer) error {
 			return fr.WriteSettings(http2.Setting{ID: http2.SettingInitialWindowSize, Val: 1 << 30})
 		})
@@ -316,6 +400,7 @@ func TestSlowRead(t *testing.T) {
 		if err := c.request(1, "GET", path, true); err != nil {
 			t.Fatal(err)
 		}
+		watch.from(c.c, time.Now())
 		stalled = append(stalled, c.c)
 		go func() {
 			for {
@@ -332,38 +417,22 @@ func TestSlowRead(t *testing.T) {
 	}
 	h2Ended := func(o *h2Outcome) bool { return o.closed || len(o.resets) > 0 }
 	for time.Since(t0) < budget {
-		states := proxySockets(t, proxyPort)
-		for _, group := range []struct {
-			conns []net.Conn
-			at    map[int]time.Duration
-		}{{conns, closedAt}, {stalled, stallAt}} {
-			for _, c := range group.conns {
-				p := portOf(c.LocalAddr())
-				if _, seen := group.at[p]; !seen && states[p] != "01" {
-					group.at[p] = time.Since(t0)
-				}
-			}
-		}
 		n := 0
 		for _, h := range h2s {
 			if h.o.holds(h2Ended) {
 				n++
 			}
 		}
-		if len(closedAt) == h1N && n == h2N && len(stallAt) == h2StallN {
+		if len(watch.closedOf(conns)) == h1N && n == h2N && len(watch.closedOf(stalled)) == h2StallN {
 			break
 		}
 		time.Sleep(50 * time.Millisecond)
 	}
+	watch.finish(t)
 	peak := stopRSS()
 	lat, fails := probe()
-	var h1Closed, h2Closed, stallClosed []time.Duration
-	for _, d := range closedAt {
-		h1Closed = append(h1Closed, d)
-	}
-	for _, d := range stallAt {
-		stallClosed = append(stallClosed, d)
-	}
+	h1Closed, stallClosed := watch.closedOf(conns), watch.closedOf(stalled)
+	var h2Closed []time.Duration
 	var h2Bytes []string
 	for _, h := range h2s {
 		h.c.c.SetReadDeadline(time.Now())
@@ -509,19 +578,18 @@ func TestTenThousandIdle(t *testing.T) {
 
 	// Then the idle timeout: when did the proxy close each, counted from
 	// the moment it went idle.
-	closedAfter := make([]time.Duration, 0, n)
-	seen := make([]bool, n)
-	for deadline := lastIdle.Add(idleTimeout + 30*time.Second); time.Now().Before(deadline) && len(closedAfter) < n; {
-		states := proxySockets(t, proxyPort)
-		now := time.Now()
-		for i, c := range conns {
-			if !seen[i] && states[portOf(c.LocalAddr())] != "01" {
-				seen[i] = true
-				closedAfter = append(closedAfter, now.Sub(idleSince[i]))
-			}
-		}
-		time.Sleep(250 * time.Millisecond)
+	watch := watchCloses(proxyPort, 250*time.Millisecond)
+	for i, c := range conns {
+		watch.from(c, idleSince[i])
 	}
+	var closedAfter []time.Duration
+	for deadline := lastIdle.Add(idleTimeout + 30*time.Second); time.Now().Before(deadline); time.Sleep(250 * time.Millisecond) {
+		if closedAfter = watch.closedOf(conns); len(closedAfter) == n {
+			break
+		}
+	}
+	watch.finish(t)
+	closedAfter = watch.closedOf(conns)
 	t.Logf("10k idle: %d of %d closed by the proxy %v–%v after going idle (median %v; idleTimeout %v; sampled every 250 ms)",
 		len(closedAfter), n, quantile(closedAfter, 0), quantile(closedAfter, 1), quantile(closedAfter, 0.5), idleTimeout)
 	if len(closedAfter) < n {
