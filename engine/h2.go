@@ -32,7 +32,14 @@ func h2ConfigFor(ep *EntryPoint) *http.HTTP2Config {
 		}
 		return v
 	}
+	// A connection that takes no byte for writeTimeout is closed. The
+	// stream's WriteTimeout ends the stream, not a frame write the
+	// client's socket refuses: a client that stops reading (and keeps
+	// sending frames, so the ping timeout never fires) would hold the
+	// connection for good. Not in Traefik, which leaves net/http's
+	// WriteByteTimeout at 0.
 	return &http.HTTP2Config{
+		WriteByteTimeout:              max(ep.WriteTimeout, 0),
 		MaxConcurrentStreams:          orDefault(ep.HTTP2.MaxConcurrentStreams, 250),
 		MaxDecoderHeaderTableSize:     orDefault(ep.HTTP2.MaxDecoderHeaderTableSize, 4096),
 		MaxEncoderHeaderTableSize:     orDefault(ep.HTTP2.MaxEncoderHeaderTableSize, 4096),
@@ -52,9 +59,15 @@ func newH2Server(ep *EntryPoint, handler fasthttp.RequestHandler, errorLog *log.
 	p.SetHTTP2(true)
 	p.SetUnencryptedHTTP2(true) // h2c with prior knowledge, on plain connections
 	return &http.Server{
-		Protocols:         &p,
-		HTTP2:             h2ConfigFor(ep),
+		Protocols: &p,
+		HTTP2:     h2ConfigFor(ep),
+		// On HTTP/2, ReadTimeout and WriteTimeout bound each stream (its
+		// request body, its response) as in Traefik, which sets both on
+		// its net/http server; fasthttp applies them per request on
+		// HTTP/1.1.
 		ReadHeaderTimeout: ep.ReadTimeout,
+		ReadTimeout:       ep.ReadTimeout,
+		WriteTimeout:      ep.WriteTimeout,
 		IdleTimeout:       ep.IdleTimeout,
 		MaxHeaderBytes:    h2MaxHeaderBytes,
 		ConnContext: func(ctx context.Context, c net.Conn) context.Context {

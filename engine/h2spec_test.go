@@ -61,12 +61,13 @@ var h2specKnownH2C = map[string]string{
 // TestH2Spec runs h2spec (github.com/summerwind/h2spec) against the HTTP/2
 // front door, over TLS (ALPN h2) and cleartext prior knowledge (h2c), in
 // about 10 s. It needs the h2spec binary and skips unless
-// EDGEROUTE_H2SPEC names it (a path, or a name found in $PATH):
+// EDGEROUTE_H2SPEC names it (a path, or a name found in $PATH); `make
+// test` and `make h2spec` set it, after hack/h2spec-bin.sh has built the
+// pinned h2spec into ~/.cache/edgeroute/bin:
 //
-//	GOBIN=/tmp/h2bin go install github.com/summerwind/h2spec/cmd/h2spec@latest
-//	EDGEROUTE_H2SPEC=/tmp/h2bin/h2spec go test -run TestH2Spec -v ./engine/
+//	EDGEROUTE_H2SPEC=$(hack/h2spec-bin.sh) go test -run TestH2Spec -v ./engine/
 //
-// or `make h2spec`. Any failing case outside h2specKnown fails the test.
+// Any failing case outside h2specKnown fails the test.
 func TestH2Spec(t *testing.T) {
 	bin := os.Getenv("EDGEROUTE_H2SPEC")
 	if bin == "" {
