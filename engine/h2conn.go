@@ -7,6 +7,7 @@ import (
 	"errors"
 	"io"
 	"net"
+	"os"
 	"runtime"
 	"sync"
 	"sync/atomic"
@@ -526,6 +527,11 @@ func (c *h2nConn) closeStream(st *h2nStream, err error) {
 		return
 	}
 	st.state = h2Closed
+	for _, t := range []*time.Timer{st.readTimer, st.writeTimer} {
+		if t != nil {
+			t.Stop()
+		}
+	}
 	delete(c.streams, st.id)
 	st.inTable = false
 	c.openStreams--
@@ -699,7 +705,7 @@ func (c *h2nConn) writeLoop() {
 			c.wbuf, c.spare = c.spare[:0], nil
 			c.queuedControl = 0
 			c.mu.Unlock()
-			_, err := c.nc.Write(buf)
+			err := c.write(buf)
 			c.mu.Lock()
 			if cap(buf) <= h2KeepBuffer && len(c.streams) > 0 {
 				c.spare = buf[:0]
@@ -712,6 +718,26 @@ func (c *h2nConn) writeLoop() {
 		}
 		c.writerPending = false
 		c.mu.Unlock()
+	}
+}
+
+// write writes buf to the socket; with a write-byte timeout, each write
+// that makes progress extends the deadline, one that makes none for that
+// long fails (Go's bufferedWriterTimeout).
+func (c *h2nConn) write(buf []byte) error {
+	t := c.srv.cfg.writeByteTimeout
+	if t <= 0 {
+		_, err := c.nc.Write(buf)
+		return err
+	}
+	defer c.nc.SetWriteDeadline(time.Time{})
+	for {
+		c.nc.SetWriteDeadline(time.Now().Add(t))
+		n, err := c.nc.Write(buf)
+		buf = buf[n:]
+		if len(buf) == 0 || n == 0 || !errors.Is(err, os.ErrDeadlineExceeded) {
+			return err
+		}
 	}
 }
 

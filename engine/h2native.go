@@ -46,6 +46,12 @@ type h2Settings struct {
 	idleTimeout     time.Duration
 	pingAfter       time.Duration // a PING after this long without a frame
 	pingTimeout     time.Duration // and the connection closed without its ACK
+	// readTimeout bounds the reading of a stream's request body,
+	// writeTimeout the stream itself (RST_STREAM when it passes), as Go
+	// applies the server's ReadTimeout and WriteTimeout to each stream;
+	// writeByteTimeout closes a connection whose socket takes nothing
+	// for that long.
+	readTimeout, writeTimeout, writeByteTimeout time.Duration
 }
 
 // h2SettingsFor is Go's configuration of Traefik's server for ep: the
@@ -54,16 +60,19 @@ type h2Settings struct {
 func h2SettingsFor(ep *EntryPoint) h2Settings {
 	c := h2ConfigFor(ep)
 	return h2Settings{
-		maxStreams:      uint32(c.MaxConcurrentStreams),
-		maxDecoderTable: uint32(c.MaxDecoderHeaderTableSize),
-		maxEncoderTable: uint32(c.MaxEncoderHeaderTableSize),
-		maxReadFrame:    uint32(c.MaxReadFrameSize),
-		connWindow:      int32(c.MaxReceiveBufferPerConnection),
-		streamWindow:    int32(c.MaxReceiveBufferPerStream),
-		maxHeaderList:   h2MaxHeaderBytes + 10*32, // net/http's padding for 10 fields
-		idleTimeout:     ep.IdleTimeout,
-		pingAfter:       c.SendPingTimeout,
-		pingTimeout:     c.PingTimeout,
+		maxStreams:       uint32(c.MaxConcurrentStreams),
+		maxDecoderTable:  uint32(c.MaxDecoderHeaderTableSize),
+		maxEncoderTable:  uint32(c.MaxEncoderHeaderTableSize),
+		maxReadFrame:     uint32(c.MaxReadFrameSize),
+		connWindow:       int32(c.MaxReceiveBufferPerConnection),
+		streamWindow:     int32(c.MaxReceiveBufferPerStream),
+		maxHeaderList:    h2MaxHeaderBytes + 10*32, // net/http's padding for 10 fields
+		idleTimeout:      ep.IdleTimeout,
+		pingAfter:        c.SendPingTimeout,
+		pingTimeout:      c.PingTimeout,
+		readTimeout:      max(ep.ReadTimeout, 0),
+		writeTimeout:     max(ep.WriteTimeout, 0),
+		writeByteTimeout: c.WriteByteTimeout,
 	}
 }
 

@@ -2,9 +2,11 @@ package engine
 
 import (
 	"context"
+	"fmt"
 	"io"
 	"net/http"
 	"net/url"
+	"os"
 	"strconv"
 	"strings"
 	"sync"
@@ -43,6 +45,9 @@ type h2nStream struct {
 	needsContinue bool
 	rctx          context.Context
 	cancel        context.CancelFunc
+	// readTimer and writeTimer are the stream's readTimeout (while it
+	// has a body to read) and writeTimeout.
+	readTimer, writeTimer *time.Timer
 
 	// Set while the header block is decoded (reader only).
 	method, path, scheme, authority, hostField, cl []byte
@@ -411,6 +416,7 @@ func (c *h2nConn) processHeaders(f *http2.HeadersFrame) error {
 	if !st.buildRequest(f.StreamEnded()) {
 		return http2.StreamError{StreamID: id, Code: http2.ErrCodeProtocol}
 	}
+	c.startTimers(st)
 	switch {
 	case truncated:
 		st.answer = http.StatusRequestHeaderFieldsTooLarge
@@ -421,6 +427,34 @@ func (c *h2nConn) processHeaders(f *http2.HeadersFrame) error {
 	}
 	return c.schedule(st)
 }
+
+// startTimers arms the stream's timeouts (c.mu held). Their callbacks
+// find the stream by its ID: a recycled stream is never mistaken for it.
+func (c *h2nConn) startTimers(st *h2nStream) {
+	cfg := &c.srv.cfg
+	id := st.id
+	if cfg.readTimeout > 0 && st.state == h2Open {
+		st.readTimer = time.AfterFunc(cfg.readTimeout, func() {
+			c.mu.Lock()
+			defer c.mu.Unlock()
+			if c.streams[id] == st {
+				st.body.fail(errH2ReadTimeout)
+			}
+		})
+	}
+	if cfg.writeTimeout > 0 {
+		st.writeTimer = time.AfterFunc(cfg.writeTimeout, func() {
+			c.mu.Lock()
+			defer c.mu.Unlock()
+			if c.streams[id] == st && !st.ended {
+				st.ended = true
+				c.resetStream(http2.StreamError{StreamID: id, Code: http2.ErrCodeInternal})
+			}
+		})
+	}
+}
+
+var errH2ReadTimeout = fmt.Errorf("http2: request body: %w", os.ErrDeadlineExceeded)
 
 // discard recycles a stream decoded but never opened.
 func (c *h2nConn) discard(st *h2nStream) {
