@@ -8,6 +8,7 @@ import (
 	"os"
 	"strings"
 
+	"github.com/edgeroute/edgeroute/compile"
 	"github.com/edgeroute/edgeroute/compile/spec"
 	"github.com/edgeroute/edgeroute/engine"
 	"github.com/edgeroute/edgeroute/engine/api"
@@ -157,30 +158,30 @@ func runExplain(args []string, out io.Writer) int {
 			fmt.Fprintf(out, "note:        router %s (with tls) would take it on a TLS connection (https://)\n", x.TLSRouter)
 		}
 	default:
-		r := x.Router
-		fmt.Fprintf(out, "result:      router %s -> service %s\n", r.Name, r.Service)
-		fmt.Fprintf(out, "             from %s\n", r.Ref)
-		if urls, ok := api.ServerURLs(snap, r.Service); ok {
-			if len(urls) == 0 {
-				fmt.Fprintf(out, "             servers: none (503 no available server)\n")
-			} else {
-				fmt.Fprintf(out, "             servers: %s\n", strings.Join(urls, ", "))
+		printRouter(out, snap, "result:     ", x.Router, len(x.Layers) > 0)
+		forwarded := x.Forwarded
+		if len(x.Layers) > 0 {
+			forwarded = "" // printed after the last child
+		}
+		printSteps(out, x.Steps, forwarded, len(x.Layers) > 0)
+		// Multi-layer routing: each parent's children, matched on the
+		// request as the parent's middlewares left it.
+		for i, l := range x.Layers {
+			if l.Router == nil {
+				fmt.Fprintf(out, "children:    of %s, on routing path %q: %d %s: %s\n", l.Parent.Name, l.Path, l.Status, http.StatusText(l.Status), l.Reason)
+				continue
 			}
+			last := i == len(x.Layers)-1
+			printRouter(out, snap, fmt.Sprintf("child:       of %s, on routing path %q:\n            ", l.Parent.Name, l.Path), l.Router, !last)
+			if last {
+				forwarded = x.Forwarded
+			}
+			printSteps(out, l.Steps, forwarded, !last)
 		}
-		printSteps(out, x.Steps, x.Forwarded)
 	}
-	if len(x.Routes) > 0 {
-		fmt.Fprintf(out, "\nrouters on %s, in the order they are tried (highest priority first):\n", e.EntryPoint)
-	}
-	for _, v := range x.Routes {
-		mark := "  no "
-		if v.Matched {
-			mark = "  YES"
-		}
-		fmt.Fprintf(out, "%s  %-50s priority %-6d %s\n", mark, v.Name, v.Priority, v.Rule)
-		if v.Reason != "" {
-			fmt.Fprintf(out, "         %s\n", v.Reason)
-		}
+	printRoutes(out, fmt.Sprintf("routers on %s", e.EntryPoint), x.Routes)
+	for _, l := range x.Layers {
+		printRoutes(out, "children of "+l.Parent.Name, l.Routes)
 	}
 	if len(problems) > 0 {
 		fmt.Fprintf(out, "\nrouters left out of the configuration (requests they would match fall through):\n")
@@ -191,10 +192,47 @@ func runExplain(args []string, out io.Writer) int {
 	return 0
 }
 
+// printRouter prints the router taking the request: its service and
+// servers, or, for a parent router, that its children decide.
+func printRouter(out io.Writer, snap *spec.Snapshot, label string, r *spec.Router, parent bool) {
+	if parent {
+		fmt.Fprintf(out, "%s router %s -> its child routers (a parent router: they are matched after its middlewares)\n", label, r.Name)
+		fmt.Fprintf(out, "             from %s\n", r.Ref)
+		return
+	}
+	fmt.Fprintf(out, "%s router %s -> service %s\n", label, r.Name, r.Service)
+	fmt.Fprintf(out, "             from %s\n", r.Ref)
+	if urls, ok := api.ServerURLs(snap, r.Service); ok {
+		if len(urls) == 0 {
+			fmt.Fprintf(out, "             servers: none (503 no available server)\n")
+		} else {
+			fmt.Fprintf(out, "             servers: %s\n", strings.Join(urls, ", "))
+		}
+	}
+}
+
+// printRoutes prints the verdicts of a table's routers.
+func printRoutes(out io.Writer, what string, routes []compile.Verdict) {
+	if len(routes) == 0 {
+		return
+	}
+	fmt.Fprintf(out, "\n%s, in the order they are tried (highest priority first):\n", what)
+	for _, v := range routes {
+		mark := "  no "
+		if v.Matched {
+			mark = "  YES"
+		}
+		fmt.Fprintf(out, "%s  %-50s priority %-6d %s\n", mark, v.Name, v.Priority, v.Rule)
+		if v.Reason != "" {
+			fmt.Fprintf(out, "         %s\n", v.Reason)
+		}
+	}
+}
+
 // printSteps prints what each middleware of the chain does to the request
 // (found by running the router's own middlewares), and what the service
-// then receives.
-func printSteps(out io.Writer, steps []engine.Step, forwarded string) {
+// then receives (or, for a parent router, nothing: its children follow).
+func printSteps(out io.Writer, steps []engine.Step, forwarded string, parent bool) {
 	if len(steps) == 0 {
 		return
 	}
@@ -215,9 +253,12 @@ func printSteps(out io.Writer, steps []engine.Step, forwarded string) {
 		}
 		fmt.Fprintf(out, "             %d. %s (%s): %s\n", i+1, s.Name, kind, what)
 	}
-	if forwarded != "" {
+	switch {
+	case forwarded != "":
 		fmt.Fprintf(out, "             the service receives %s\n", forwarded)
-	} else {
+	case parent && !steps[len(steps)-1].Answered:
+		fmt.Fprintf(out, "             then the children are matched\n")
+	default:
 		fmt.Fprintf(out, "             the service is not reached\n")
 	}
 }

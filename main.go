@@ -74,6 +74,18 @@ func providerOptions(s *engine.Static) k8swatch.Options {
 	}
 }
 
+func kubeOptions(static *engine.Static) k8swatch.KubeOptions {
+	return k8swatch.KubeOptions{
+		Endpoint:         static.Kube.Endpoint,
+		Token:            static.Kube.Token,
+		CertAuthFilePath: static.Kube.CertAuthFilePath,
+		Namespaces:       static.Kube.Namespaces,
+		LabelSelector:    static.Kube.LabelSelector,
+		ThrottleDuration: static.Kube.ThrottleDuration,
+		Translate:        providerOptions(static),
+	}
+}
+
 func runServe(args []string) int {
 	log := newLogger()
 	static, err := engine.ParseStatic(args)
@@ -111,6 +123,11 @@ func runServe(args []string) int {
 			}
 		}()
 	}
+	certs, err := startACME(ctx, static, srv, log)
+	if err != nil {
+		log.Error("starting the certificate resolvers", "err", err)
+		return 1
+	}
 	start := startManifests
 	if static.KubernetesCRD {
 		start = startCluster
@@ -118,6 +135,9 @@ func runServe(args []string) int {
 	if err := start(ctx, static, srv, log); err != nil {
 		log.Error("starting", "err", err)
 		return 1
+	}
+	if certs != nil {
+		certs.Serving()
 	}
 	if err := srv.Serve(ctx); err != nil {
 		log.Error("serving", "err", err)
@@ -141,6 +161,9 @@ func listen(static *engine.Static, srv *engine.Server, log *slog.Logger) error {
 // startManifests serves a folder of manifests and follows its changes.
 func startManifests(ctx context.Context, static *engine.Static, srv *engine.Server, log *slog.Logger) error {
 	dir := k8swatch.NewDir(static.ManifestsDir, providerOptions(static), log)
+	if static.ManifestsDebounce > 0 {
+		dir.SetDebounce(static.ManifestsDebounce)
+	}
 	apply := func(snap *spec.Snapshot) {
 		problems := append(append([]spec.Problem(nil), snap.Problems...), srv.Apply(snap)...)
 		for _, p := range problems {
@@ -176,15 +199,7 @@ func startManifests(ctx context.Context, static *engine.Static, srv *engine.Serv
 // startCluster watches the cluster; the entry points open (and /ping
 // answers) once the caches have synced and the first configuration is live.
 func startCluster(ctx context.Context, static *engine.Static, srv *engine.Server, log *slog.Logger) error {
-	kube, err := k8swatch.NewKube(k8swatch.KubeOptions{
-		Endpoint:         static.Kube.Endpoint,
-		Token:            static.Kube.Token,
-		CertAuthFilePath: static.Kube.CertAuthFilePath,
-		Namespaces:       static.Kube.Namespaces,
-		LabelSelector:    static.Kube.LabelSelector,
-		ThrottleDuration: static.Kube.ThrottleDuration,
-		Translate:        providerOptions(static),
-	}, log)
+	kube, err := k8swatch.NewKube(kubeOptions(static), log)
 	if err != nil {
 		return err
 	}

@@ -29,8 +29,10 @@ import (
 // engine.Explain on the same folder; both must name the same service (each
 // router has its own) or the same refusal status. The classes are those of
 // issue 18: re-encoded paths, forwarded headers, Connection-listed headers,
-// 421, absolute-form targets, empty paths, front-door refusals, ping, and
-// targets explain could not express before.
+// 421, absolute-form targets, empty paths, front-door refusals, ping,
+// targets explain could not express before, and child routers
+// (parentRefs), which both sides must take through the same parent and
+// child.
 func TestExplainAgreesWithServe(t *testing.T) {
 	dir := t.TempDir()
 	routers := []struct{ name, rule, extra string }{
@@ -45,16 +47,28 @@ func TestExplainAgreesWithServe(t *testing.T) {
 		{"empty-host", "!Host(`a.test`) && !Host(`b.test`) && Path(`/nohost`)", ""},
 		{"method", "Method(`OPTIONS`)", ""},
 		{"query", "Query(`q`,`a b`)", ""},
+		{"ua", "Header(`User-Agent`,`one`) && PathPrefix(`/h/`)", ""},
+		{"ctype", "Header(`Content-Type`,`text/a`) && PathPrefix(`/h/`)", ""},
+		{"trailer", "Header(`Trailer`,`x-foo`) && PathPrefix(`/h/`)", ""},
+		{"cookie", "Header(`Cookie`,`a=1;b=2`) && PathPrefix(`/h/`)", ""},
 	}
 	secure := []struct{ name, rule, options string }{
 		{"tls-a", "Host(`a.test`)", ""},
 		{"tls-s", "Host(`s.test`)", "strict"},
 		{"tls-catchall", "PathPrefix(`/`)", ""},
 	}
+	// Child routers (parentRefs) of the parent p.test, whose middleware
+	// strips /p: matched on the stripped path, one on a header, one a
+	// parent itself.
+	children := []struct{ name, rule, extra string }{
+		{"child-one", "Path(`/one`)", ""},
+		{"child-hdr", "Header(`X-Kid`,`1`)", ""},
+		{"grand", "Path(`/deep/x`)", ""},
+	}
 	var m strings.Builder
 	names := map[string]string{} // service -> router
 	serviceOf := func(router string) string { return "svc-" + router }
-	all := slices.Clone(routers)
+	all := slices.Concat(routers, children)
 	for _, r := range secure {
 		all = append(all, struct{ name, rule, extra string }{r.name, r.rule, ""})
 	}
@@ -87,6 +101,40 @@ endpoints: [{addresses: ["127.0.0.1"]}]
 		fmt.Fprintf(&m, "---\napiVersion: traefik.io/v1alpha1\nkind: IngressRoute\nmetadata: {name: %s, namespace: default}\nspec:\n  tls: %s\n  routes:\n    - match: %q\n      services: [{name: %s, port: 80}]\n",
 			r.name, tlsSpec, r.rule, serviceOf(r.name))
 	}
+	m.WriteString(`---
+apiVersion: traefik.io/v1alpha1
+kind: Middleware
+metadata: {name: strip-p, namespace: default}
+spec: {stripPrefix: {prefixes: [/p]}}
+---
+apiVersion: traefik.io/v1alpha1
+kind: IngressRoute
+metadata: {name: parent, namespace: default}
+spec:
+  routes:
+    - match: Host(` + "`p.test`" + `)
+      middlewares: [{name: strip-p}]
+---
+apiVersion: traefik.io/v1alpha1
+kind: IngressRoute
+metadata: {name: deep, namespace: default}
+spec:
+  parentRefs: [{name: parent}]
+  routes:
+    - match: PathPrefix(` + "`/deep`" + `)
+---
+apiVersion: traefik.io/v1alpha1
+kind: IngressRoute
+metadata: {name: kids, namespace: default}
+spec:
+  parentRefs: [{name: parent}]
+  routes:
+`)
+	for _, r := range children[:2] {
+		fmt.Fprintf(&m, "    - match: %q\n      services: [{name: %s, port: 80}]\n", r.rule, serviceOf(r.name))
+	}
+	fmt.Fprintf(&m, "---\napiVersion: traefik.io/v1alpha1\nkind: IngressRoute\nmetadata: {name: grandkids, namespace: default}\nspec:\n  parentRefs: [{name: deep}]\n  routes:\n    - match: %q\n      services: [{name: %s, port: 80}]\n",
+		children[2].rule, serviceOf(children[2].name))
 	m.WriteString("---\napiVersion: traefik.io/v1alpha1\nkind: TLSOption\nmetadata: {name: strict, namespace: default}\nspec: {minVersion: VersionTLS13}\n")
 	write(t, filepath.Join(dir, "routes.yaml"), m.String())
 
@@ -112,11 +160,14 @@ endpoints: [{addresses: ["127.0.0.1"]}]
 		t.Fatalf("problems: %v %v", problems, snap.Problems)
 	}
 	explained := func(x *engine.Explanation) string {
+		r, status := x.Final() // the last child router of a parent's
 		switch {
-		case x.Router != nil && engine.IsInternal(x.Router.Service):
+		case r != nil && engine.IsInternal(r.Service):
 			return "200 (no router)" // ping@internal: 200 OK, no X-Svc
-		case x.Router != nil:
-			return names[strings.TrimSuffix(strings.TrimPrefix(x.Router.Service, "default-"), "-80@kubernetescrd")]
+		case r != nil:
+			return names[strings.TrimSuffix(strings.TrimPrefix(r.Service, "default-"), "-80@kubernetescrd")]
+		case x.Router != nil: // a parent whose children answered
+			return fmt.Sprint(status)
 		case x.Status == 200:
 			return "200 (no router)"
 		case x.Reset:
@@ -144,6 +195,9 @@ endpoints: [{addresses: ["127.0.0.1"]}]
 			t.Fatalf("%s: explain: %v", c.name, err)
 		}
 		counts[c.class]++
+		if c.want != "" && served != c.want {
+			disagree = append(disagree, fmt.Sprintf("%s [%s %s]: served %s, Traefik routes it to %s", c.class, c.kind, c.name, served, c.want))
+		}
 		if got := explained(x); got != served {
 			disagree = append(disagree, fmt.Sprintf("%s [%s %s]: served %s, explained %s (%s)", c.class, c.kind, c.name, served, got, x.Reason))
 		}
@@ -201,6 +255,7 @@ type explainCase struct {
 	raw               string
 	sni               string
 	h2                *http.Request
+	want              string // when set: the router Traefik routes it to
 }
 
 // explainCorpus generates the requests, by class.
@@ -292,6 +347,32 @@ func explainCorpus() []explainCase {
 	} {
 		add("K-go-hosts", strings.SplitN(r, "\r\n", 3)[1], r)
 	}
+	// H: header lines fasthttp keeps in forms of its own, matched as
+	// net/http hands them to Traefik: every line of a repeated User-Agent
+	// or Content-Type; Trailer as sent without a chunked body, absent with
+	// one; Cookie lines as sent.
+	for _, h := range []struct{ name, raw, want string }{
+		{"two User-Agent, first", req("GET", "/h/ua", "Host: x.test", "User-Agent: one", "User-Agent: two"), "ua"},
+		{"two User-Agent, last", req("GET", "/h/ua", "Host: x.test", "User-Agent: two", "user-agent: one"), "ua"},
+		{"one User-Agent", req("GET", "/h/ua", "Host: x.test", "User-Agent: two"), "catchall"},
+		{"two Content-Type, first", req("POST", "/h/ct", "Host: x.test", "Content-Type: text/a", "Content-Type: text/b", "Content-Length: 0"), "ctype"},
+		{"two Content-Type, last", req("POST", "/h/ct", "Host: x.test", "Content-Type: text/b", "Content-Type: text/a", "Content-Length: 0"), "ctype"},
+		{"Trailer, no body", req("GET", "/h/tr", "Host: x.test", "Trailer: x-foo"), "trailer"},
+		{"Trailer, chunked", "POST /h/tr HTTP/1.1\r\nHost: x.test\r\nTrailer: x-foo\r\nTransfer-Encoding: chunked\r\n\r\n0\r\nX-Foo: 1\r\n\r\n", "catchall"},
+		{"Cookie as sent", req("GET", "/h/c", "Host: x.test", "Cookie: a=1;b=2"), "cookie"},
+		{"Cookie, second line", req("GET", "/h/c", "Host: x.test", "Cookie: c=3", "Cookie: a=1;b=2"), "cookie"},
+		{"Cookie re-spaced", req("GET", "/h/c", "Host: x.test", "Cookie: a=1; b=2"), "catchall"},
+	} {
+		out = append(out, explainCase{class: "H-headers", kind: "plain", name: h.name, raw: h.raw, want: h.want})
+	}
+	// L: child routers, matched after the parent's stripPrefix; the
+	// parent's own 404 when no child matches.
+	for _, p := range []string{"/p/one", "/one", "/p/none", "/p", "/p/deep/x", "/p/deep/y", "/p/%6Fne", "/p/one/", "/p/deep%2Fx", "/p/./one", "/pone"} {
+		addAll("L-children", p, "GET", p, "Host: p.test")
+	}
+	addAll("L-children", "X-Kid", "GET", "/p/other", "Host: p.test", "X-Kid: 1")
+	addAll("L-children", "X-Kid no p", "GET", "/other", "Host: p.test", "X-Kid: 1")
+	add("L-children", "Connection: X-Kid", req("GET", "/p/other", "Host: p.test", "X-Kid: 1", "Connection: X-Kid"))
 	// I: the ping handler.
 	addAll("I-ping", "/ping", "GET", "/ping", "Host: x.test")
 	addAll("I-ping", "/ping?x", "GET", "/ping?x", "Host: x.test")

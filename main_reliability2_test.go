@@ -186,3 +186,36 @@ func TestBackendFaults(t *testing.T) {
 		t.Errorf("HTTP/1.0 backend: %s %d, %d bytes, %v", resp.Proto, resp.StatusCode, len(b), err)
 	}
 }
+
+// TestHeaderFidelityForwarded is issue 18's header fidelity on the way
+// upstream, as Traefik's Go transport writes it: Cookie lines as sent,
+// the first of repeated User-Agent and Content-Type lines (fasthttp keeps
+// the last), a chunked body's trailers announced in a Trailer line of
+// canonical names, and header names in their canonical form.
+func TestHeaderFidelityForwarded(t *testing.T) {
+	bk := newCapture(t)
+	addr := captureProxy(t, bk.port())
+	payload := "POST /x HTTP/1.1\r\nHost: a.test\r\nUser-Agent: one\r\nuser-agent: two\r\nContent-Type: text/a\r\n" +
+		"content-type: text/b\r\nCookie: a=1;b=2\r\ncookie: c=3\r\nTrailer: x-foo\r\nTransfer-Encoding: chunked\r\n\r\n" +
+		"1\r\nx\r\n0\r\nx-foo: bar\r\n\r\n"
+	statuses, _ := rawExchange(t, addr, payload+second)
+	if len(statuses) != 2 || statuses[0] != 200 {
+		t.Fatalf("statuses %v", statuses)
+	}
+	seen := bk.requests()
+	if len(seen) != 2 {
+		t.Fatalf("backend saw %q", seen)
+	}
+	got := string(seen[0])
+	for _, want := range []string{"\r\nUser-Agent: one\r\n", "\r\nContent-Type: text/a\r\n", "\r\nCookie: a=1;b=2\r\n",
+		"\r\nCookie: c=3\r\n", "\r\nTrailer: X-Foo\r\n", "\r\n1\r\nx\r\n0\r\nX-Foo: bar\r\n\r\n"} {
+		if !strings.Contains(got, want) {
+			t.Errorf("backend did not get %q:\n%s", strings.TrimSpace(want), got)
+		}
+	}
+	for _, bad := range []string{"two", "text/b", "a=1; b=2"} {
+		if strings.Contains(got, bad) {
+			t.Errorf("backend got %q:\n%s", bad, got)
+		}
+	}
+}

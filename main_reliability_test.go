@@ -157,10 +157,18 @@ func readFramed1(br *bufio.Reader, raw *bytes.Buffer, cut *bool) (head string, o
 				return "", false
 			}
 			if n == 0 {
-				if l, ok := line(); !ok || l != "" { // no trailers expected
-					return "", false
+				for { // trailer lines, then the empty line
+					l, ok := line()
+					if !ok {
+						return "", false
+					}
+					if l == "" {
+						return first, true
+					}
+					if name, _, found := strings.Cut(l, ":"); !found || name == "" || name != strings.TrimSpace(name) {
+						return "", false
+					}
 				}
-				return first, true
 			}
 			if _, err := io.CopyN(raw, br, n); err != nil {
 				*cut = err == io.EOF

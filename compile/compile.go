@@ -47,7 +47,9 @@ type Route struct {
 	Priority int64 // 0 means len(Rule)
 	Syntax   Syntax
 	// Internal marks a router of Traefik's internal provider (ping@internal,
-	// api@internal, ...), whose priorities lie above MaxPriority.
+	// api@internal, ...), whose priorities lie above MaxPriority. Child
+	// routers (parentRefs) set it too: Traefik bounds only the priorities
+	// of the routers on entry points.
 	Internal bool
 }
 
@@ -105,7 +107,7 @@ func (r Route) EffectivePriority() int64 {
 // priorities of one provider in an undefined order; edgeroute keeps the input
 // order, so that ties are at least deterministic.
 func Compile(routes []Route) (*Table, []Problem) {
-	t := &Table{}
+	t := &Table{routes: make([]route, 0, len(routes))}
 	var b bytecode.Builder
 	var problems []Problem
 	for i, r := range routes {

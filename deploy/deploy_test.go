@@ -463,6 +463,10 @@ func newObject(tm metav1.TypeMeta) any {
 		return &rbacv1.ClusterRole{}
 	case "rbac.authorization.k8s.io/v1 ClusterRoleBinding":
 		return &rbacv1.ClusterRoleBinding{}
+	case "rbac.authorization.k8s.io/v1 Role":
+		return &rbacv1.Role{}
+	case "rbac.authorization.k8s.io/v1 RoleBinding":
+		return &rbacv1.RoleBinding{}
 	case "apps/v1 DaemonSet":
 		return &appsv1.DaemonSet{}
 	}
@@ -513,6 +517,36 @@ func TestRBAC(t *testing.T) {
 		if _, ok := want[r]; !ok {
 			t.Errorf("%s: unexpected grant %q", r, got[r])
 		}
+	}
+}
+
+// TestRBACACME checks the namespaced grants of the ACME resolvers: Secret
+// writes and the Lease, in edgeroute's namespace only, bound to its
+// service account; the DaemonSet tells the process its namespace.
+func TestRBACACME(t *testing.T) {
+	objs := decodeFile(t, "rbac.yaml")
+	role := one[rbacv1.Role](t, objs)
+	binding := one[rbacv1.RoleBinding](t, objs)
+	if role.Namespace != namespace || binding.Namespace != namespace {
+		t.Errorf("role in %q, binding in %q, want %q", role.Namespace, binding.Namespace, namespace)
+	}
+	wantRef := rbacv1.RoleRef{APIGroup: rbacv1.GroupName, Kind: "Role", Name: role.Name}
+	wantSubjects := []rbacv1.Subject{{Kind: rbacv1.ServiceAccountKind, Name: name, Namespace: namespace}}
+	if binding.RoleRef != wantRef || !slices.Equal(binding.Subjects, wantSubjects) {
+		t.Errorf("binding %+v %+v", binding.RoleRef, binding.Subjects)
+	}
+	got := grants(t, role.Rules)
+	want := map[string]string{"/secrets": "create,delete,update", "coordination.k8s.io/leases": "create,get,update"}
+	if !maps.Equal(got, want) {
+		t.Errorf("grants %v, want %v", got, want)
+	}
+	_, c := daemonSet(t)
+	found := false
+	for _, e := range c.Env {
+		found = found || e.Name == "POD_NAMESPACE" && e.ValueFrom != nil && e.ValueFrom.FieldRef != nil && e.ValueFrom.FieldRef.FieldPath == "metadata.namespace"
+	}
+	if !found {
+		t.Errorf("no POD_NAMESPACE from metadata.namespace in %+v", c.Env)
 	}
 }
 

@@ -53,6 +53,45 @@ type Explanation struct {
 	// TLSRouter names the TLS router that would take a plain request
 	// that no plain router takes.
 	TLSRouter string
+	// Layers are the decisions of the children tables the request went
+	// through when Router is a parent router (multi-layer routing), in
+	// order: each parent's children matched on the request as the
+	// parent's middlewares left it.
+	Layers []Layer
+}
+
+// Layer is one children table's decision: made by the code serve runs
+// (childMux.decide), after the parent's middlewares ran on the request.
+type Layer struct {
+	Parent *spec.Router
+	// Path is the routing path the children were matched against.
+	Path string
+	// Router is the child taking the request, or nil; then Status and
+	// Reason say what the table answers (404: no child matches).
+	Router *spec.Router
+	Status int
+	Reason string
+	// Routes are the verdicts of the children, in priority order;
+	// Routers the children by the verdicts' Index.
+	Routes  []compile.Verdict
+	Routers []*spec.Router
+	// Steps is what the child's middlewares do.
+	Steps []Step
+}
+
+// Final returns the router whose service the request reaches (the last
+// child of a multi-layer path, else Router), or nil with the status the
+// request is answered with instead (0 when a router's middleware
+// answers: see its Steps).
+func (x *Explanation) Final() (*spec.Router, int) {
+	if x.Router == nil {
+		return nil, x.Status
+	}
+	if n := len(x.Layers); n > 0 {
+		l := &x.Layers[n-1]
+		return l.Router, l.Status
+	}
+	return x.Router, 0
 }
 
 // Explain runs a raw HTTP/1.x request (as a client sends it) through the
@@ -146,7 +185,7 @@ func explain(static *Static, rt *Runtime, entryPoint string, ctx *fasthttp.Reque
 	}
 	if d.router != nil {
 		x.Router = d.router.r
-		x.Steps, x.Forwarded = traceChain(ctx, st, d.router)
+		x.Steps, x.Forwarded = traceChain(ctx, st, d.router, x)
 	}
 	if d.status == fasthttp.StatusNotFound && !c.TLS {
 		if ert := rt.entryFor(entryPoint, true); ert != nil {

@@ -83,16 +83,20 @@ func (h *healthChecks) sync(snap *spec.Snapshot, reg *lb.Registry, ups *upstream
 }
 
 func (p *prober) run(ctx context.Context, log *slog.Logger) {
-	// As in Traefik, the probe goes through the service's
-	// ServersTransport: here its TLS configuration (roots, server name,
-	// client certificates).
-	client := &http.Client{Transport: &http.Transport{DisableKeepAlives: true, DialContext: (&net.Dialer{Timeout: p.cfg.Timeout}).DialContext,
-		TLSClientConfig: p.tr.tls.Clone()}}
-	if !p.cfg.FollowRedirects {
-		client.CheckRedirect = func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }
+	check := p.checkGRPC
+	if p.cfg.Mode != modeGRPC {
+		// As in Traefik, the probe goes through the service's
+		// ServersTransport: here its TLS configuration (roots, server
+		// name, client certificates).
+		client := &http.Client{Transport: &http.Transport{DisableKeepAlives: true, DialContext: (&net.Dialer{Timeout: p.cfg.Timeout}).DialContext,
+			TLSClientConfig: p.tr.tls.Clone()}}
+		if !p.cfg.FollowRedirects {
+			client.CheckRedirect = func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }
+		}
+		check = func(ctx context.Context) error { return p.check(ctx, client) }
 	}
 	for {
-		err := p.check(ctx, client)
+		err := check(ctx)
 		if ctx.Err() != nil {
 			return
 		}

@@ -76,6 +76,7 @@ func internalRouters(static *Static) ([]spec.Router, []*spec.Middleware) {
 		routers = append(routers, spec.Router{Name: name + InternalProvider, Ref: spec.Ref{Kind: "Router", Name: name + InternalProvider},
 			EntryPoints: []string{entryPoint}, Rule: rule, Priority: priority, Syntax: "default", Service: name + InternalProvider, Middlewares: mw})
 	}
+	routers = append(routers, acmeRouter(static)...)
 	if static.Ping && !static.PingManualRouting {
 		router("ping", static.PingEntryPoint, "PathPrefix(`/ping`)", math.MaxInt64)
 	}
@@ -152,6 +153,10 @@ func newInternalService(static *Static, name string) (*internalService, error) {
 		if static.Metrics == nil {
 			return nil, errors.New("prometheus is not enabled")
 		}
+	case ACMEHTTPService:
+		if len(acmeHTTPEntryPoints(static)) == 0 {
+			return nil, errors.New("HTTP challenge is not enabled")
+		}
 	default:
 		return nil, fmt.Errorf("unknown internal service %s", name)
 	}
@@ -180,6 +185,8 @@ func (is *internalService) serve(ctx *fasthttp.RequestCtx, st *reqState) {
 		ctx.SetBodyString(fasthttp.StatusMessage(code))
 	case is.name == PrometheusService:
 		s.serveMetrics(ctx)
+	case is.name == ACMEHTTPService:
+		s.serveACMEHTTP(ctx)
 	default:
 		h := s.internal[is.name]
 		if h == nil {

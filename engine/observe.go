@@ -19,6 +19,7 @@ import (
 
 	"github.com/edgeroute/edgeroute/engine/metrics"
 	"github.com/edgeroute/edgeroute/engine/middleware"
+	"github.com/edgeroute/edgeroute/engine/tracing"
 )
 
 // Metrics are recorded when a request's answer is complete: at once for
@@ -67,14 +68,19 @@ func containsFold(b []byte, sub string) bool {
 // observation is what one answer records, once it is complete.
 type observation struct {
 	ep, router, service *metrics.Family
-	method              []byte
-	proto               metrics.Protocol
-	code                int
-	start               time.Time
-	reqBytes            int64
-	retries             int
-	alog                *accesslog.Logger
-	rec                 *accesslog.Record // nil unless the access log is on
+	// parents are the router metrics of the parent routers the request
+	// went through (multi-layer routing), each recorded as Traefik's
+	// router metrics middleware does on every layer.
+	parents  []*metrics.Family
+	method   []byte
+	proto    metrics.Protocol
+	code     int
+	start    time.Time
+	reqBytes int64
+	retries  int
+	alog     *accesslog.Logger
+	rec      *accesslog.Record // nil unless the access log is on
+	tr       *tracing.Request  // the entry point span; nil unless traced
 }
 
 func (o *observation) record(respBytes int64, grpcStatus []byte) {
@@ -88,6 +94,10 @@ func (o *observation) record(respBytes int64, grpcStatus []byte) {
 		}
 	}
 	d := time.Since(o.start)
+	if o.tr != nil {
+		o.tr.End(o.code) // the HTTP status, also for gRPC (Traefik's recorder)
+		o.tr = nil
+	}
 	if o.rec != nil {
 		r := o.rec
 		r.Duration, r.OriginDuration = d, d
@@ -105,6 +115,11 @@ func (o *observation) record(respBytes int64, grpcStatus []byte) {
 			f.Observe(o.method, o.proto, code, d, o.reqBytes, respBytes)
 		}
 	}
+	for _, f := range o.parents {
+		if f != nil {
+			f.Observe(o.method, o.proto, code, d, o.reqBytes, respBytes)
+		}
+	}
 	if o.service != nil {
 		o.service.Retried(o.retries)
 	}
@@ -114,18 +129,33 @@ func (o *observation) record(respBytes int64, grpcStatus []byte) {
 // body to record them when it ends.
 func (s *Server) observeEnd(ctx *fasthttp.RequestCtx, ep *listener, st *reqState) {
 	o := observation{ep: ep.mEP, method: ctx.Request.Header.Method(), proto: st.proto, start: st.start, reqBytes: st.reqBytes}
-	if rr := st.router; rr != nil {
+	if rr := st.leaf(); rr != nil {
 		o.router, o.service = rr.mRouter, rr.mService
 		o.retries = st.mw.Attempt
 	}
-	if ep.mEP != nil && st.secure {
+	logs, meter := observed(st.router, ep.cfg) // the observability toggles (observability.go)
+	if !meter {
+		o.ep, o.router, o.service = nil, nil, nil
+	}
+	if len(st.hops) > 0 && meter {
+		st.parents = append(st.parents[:0], st.router.mRouter)
+		for _, h := range st.hops[:len(st.hops)-1] {
+			st.parents = append(st.parents, h.mRouter)
+		}
+		o.parents = st.parents
+	}
+	if o.ep != nil && st.secure {
 		if c, ok := ctx.Conn().(interface{ ConnectionState() tls.ConnectionState }); ok {
 			cs := c.ConnectionState()
 			ep.mEP.ObserveTLS(cs.Version, cs.CipherSuite)
 		}
 	}
-	if s.alog != nil {
+	if s.alog != nil && logs {
 		o.alog, o.rec = s.alog, s.logRecord(ctx, st)
+	}
+	if st.tr != nil {
+		traceResponse(ctx, st)
+		o.tr, st.tr = st.tr, nil
 	}
 	resp := &ctx.Response
 	if stream := h2StreamOf(ctx); stream != nil && stream.done {
@@ -152,17 +182,20 @@ func (s *Server) observeEnd(ctx *fasthttp.RequestCtx, ep *listener, st *reqState
 	b.src, b.obs, b.n, b.hdr = src, o, 0, &resp.Header
 	b.method = append(b.method[:0], o.method...) // the request may be reused before the body ends
 	b.obs.method = b.method
+	b.parents = append(b.parents[:0], o.parents...) // so may st
+	b.obs.parents = b.parents
 	resp.SetBodyStream(b, resp.Header.ContentLength())
 }
 
 // observedBody counts a streamed answer's bytes and records its metrics
 // when fasthttp closes it (written, or abandoned).
 type observedBody struct {
-	src    io.Reader
-	obs    observation
-	n      int64
-	hdr    *fasthttp.ResponseHeader
-	method []byte
+	src     io.Reader
+	obs     observation
+	n       int64
+	hdr     *fasthttp.ResponseHeader
+	method  []byte
+	parents []*metrics.Family
 }
 
 var observedPool = sync.Pool{New: func() any { return new(observedBody) }}
@@ -179,6 +212,7 @@ func (b *observedBody) CloseWithError(err error) error {
 	b.obs.record(b.n, grpc)
 	cerr := middleware.CloseBodyStream(b.src, err)
 	b.src, b.hdr = nil, nil
+	clear(b.parents)
 	observedPool.Put(b)
 	return cerr
 }
@@ -206,9 +240,13 @@ func (s *Server) attachMetrics(rt *Runtime) {
 				if rr == nil || isInternalRouter(rr) {
 					continue // not measured, as in Traefik (no addInternals)
 				}
-				rr.mRouter = s.metrics.Router(rr.r.Name, rr.r.Service)
-				rr.mService = s.metrics.Service(rr.r.Service)
+				s.attachRouterMetrics(rr)
 			}
+		}
+	}
+	for _, m := range rt.children {
+		for _, rr := range m.routers {
+			s.attachRouterMetrics(rr)
 		}
 	}
 	var gs []metrics.Gauge
@@ -230,6 +268,19 @@ func (s *Server) attachMetrics(rt *Runtime) {
 	}
 	gs = append(gs, certGauges(rt)...)
 	s.metrics.SetGauges(gs)
+}
+
+// attachRouterMetrics gives a router its families: a parent router's
+// are labelled with Traefik's name for its children table,
+// "NAME-muxer", and it has no service family (its child's service
+// records the request).
+func (s *Server) attachRouterMetrics(rr *routerRuntime) {
+	if _, parent := rr.service.(*childMux); parent {
+		rr.mRouter = s.metrics.Router(rr.r.Name, rr.r.Name+"-muxer")
+		return
+	}
+	rr.mRouter = s.metrics.Router(rr.r.Name, rr.r.Service)
+	rr.mService = s.metrics.Service(rr.r.Service)
 }
 
 // certGauges are traefik_tls_certs_not_after{cn,serial,sans} of the
@@ -303,11 +354,19 @@ func (s *Server) logRecord(ctx *fasthttp.RequestCtx, st *reqState) *accesslog.Re
 		}
 	}
 	r.RequestContentSize = st.reqBytes
+	if st.tr != nil { // TraceId and SpanId: the entry point span's, sampled or not
+		sc := st.tr.SpanContext()
+		r.TraceID, r.SpanID = sc.TraceID(), sc.SpanID()
+	}
 	if st.router != nil && len(st.mw.User) > 0 { // routed: st.mw was reset for this request
 		r.ClientUsername = r.Copy(st.mw.User)
 	}
-	if rr := st.router; rr != nil {
+	if rr := st.leaf(); rr != nil {
 		r.RouterName, r.ServiceName, r.ServiceURL = rr.r.Name, rr.r.Service, st.upURL
+		if len(st.hops) > 0 {
+			// Traefik's access log names every layer: "parent -> child".
+			r.RouterName = r.AppendString(st.appendRouterPath)
+		}
 		if u := st.upURL; u != "" {
 			if i := strings.Index(u, "://"); i >= 0 {
 				r.ServiceAddr = u[i+3:]

@@ -347,13 +347,23 @@ func forward(ctx *fasthttp.RequestCtx, st *reqState, u *upstream, passHost bool)
 		h.Del("Connection")
 	}
 	if hasHopRequest(h) {
+		chunked := h.ContentLength() == -1
 		for _, k := range hopHeaders {
-			h.Del(k)
+			// A chunked body's Trailer line announces its trailers:
+			// fasthttp writes it again from the names it keeps
+			// (canonical, as Go's transport does for Traefik).
+			if k != "Trailer" || !chunked {
+				h.Del(k)
+			}
 		}
+	}
+	if st.fid.flags&(fidUserAgent|fidContentType) != 0 {
+		firstOfRepeated(h, st)
 	}
 	if te := h.Peek("Te"); len(te) > 0 && !equalFoldBytes(te, "trailers") {
 		h.Del("Te")
 	}
+	traceForward(st, req, u) // tracing (otel.go): the ReverseProxy span opens, traceparent is set
 	if u.rt != nil {
 		return forwardStd(ctx, st, u)
 	}
@@ -500,4 +510,31 @@ func stickBody(req *fasthttp.Request, st *reqState) {
 	}
 	st.body = stickyBody{r: bs}
 	req.SetBodyStream(&st.body, -1)
+}
+
+// firstOfRepeated forwards the first of repeated User-Agent and
+// Content-Type lines, where fasthttp kept the last: Go's transport writes
+// the first User-Agent for Traefik. (Traefik forwards every Content-Type
+// line; fasthttp writes one, so a backend reading the first, as Go's
+// Header.Get does, reads the same.) A value a middleware set is kept.
+func firstOfRepeated(h *fasthttp.RequestHeader, st *reqState) {
+	first := func(lower string) (first, last []byte) {
+		for v := range rawValues(h, lower) {
+			if first == nil {
+				first = v
+			}
+			last = v
+		}
+		return first, last
+	}
+	if st.fid.flags&fidUserAgent != 0 {
+		if f, l := first("user-agent"); f != nil && bytes.Equal(h.UserAgent(), l) {
+			h.SetUserAgentBytes(f)
+		}
+	}
+	if st.fid.flags&fidContentType != 0 {
+		if f, l := first("content-type"); f != nil && bytes.Equal(h.ContentType(), l) {
+			h.SetContentTypeBytes(f)
+		}
+	}
 }

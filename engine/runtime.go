@@ -2,9 +2,11 @@ package engine
 
 import (
 	"context"
+	"encoding/json"
 	"fmt"
 	"github.com/edgeroute/edgeroute/engine/metrics"
 	"log/slog"
+	"maps"
 	"reflect"
 	"runtime/debug"
 	"slices"
@@ -13,6 +15,7 @@ import (
 
 	"github.com/valyala/fasthttp"
 
+	"github.com/edgeroute/edgeroute/acme"
 	"github.com/edgeroute/edgeroute/compile"
 	"github.com/edgeroute/edgeroute/compile/spec"
 	"github.com/edgeroute/edgeroute/engine/middleware"
@@ -53,6 +56,11 @@ type Runtime struct {
 	// internals are its internal services (api@internal, ...), which
 	// Apply binds to the server.
 	internals []*internalService
+	// children are the parent routers' children tables, by parent name
+	// (children.go).
+	children map[string]*childMux
+	// acme are the certificate resolvers, whose failures Problems adds.
+	acme *acme.Manager
 }
 
 type entryRuntime struct {
@@ -90,7 +98,7 @@ type chainLink struct {
 
 // wrap builds the router's handler: its service inside the entry point's
 // middlewares and then its own, in order.
-func (rr *routerRuntime) wrap(built map[string]*middleware.Built, entryPoint []string) error {
+func (rr *routerRuntime) wrap(built map[string]*middleware.Built, entryPoint []string, traced bool) error {
 	names := make([]string, 0, len(entryPoint)+len(rr.r.Middlewares))
 	for _, n := range entryPoint {
 		if !strings.Contains(n, "@") {
@@ -111,7 +119,7 @@ func (rr *routerRuntime) wrap(built map[string]*middleware.Built, entryPoint []s
 		rr.chain = appendLinks(rr.chain, built, b, "")
 	}
 	for _, l := range rr.chain {
-		wraps = append(wraps, l.b.Wrap)
+		wraps = append(wraps, tracedWrap(l.b, traced)) // l.b.Wrap without tracing (otel.go)
 	}
 	rr.handler = middleware.Wrap(terminal(rr.service), wraps...)
 	return nil
@@ -229,7 +237,12 @@ func emptyRuntime() *Runtime {
 // Problems returns what translation and the build reported about this
 // runtime's configuration (the routers and objects concerned are left
 // out; warnings included).
-func (rt *Runtime) Problems() []spec.Problem { return rt.problems }
+func (rt *Runtime) Problems() []spec.Problem {
+	if ps := rt.acme.Problems(); len(ps) > 0 { // failed certificate orders
+		return append(slices.Clip(rt.problems), ps...)
+	}
+	return rt.problems
+}
 
 // Built returns the middlewares of the runtime, by name.
 func (rt *Runtime) Built() map[string]*middleware.Built { return rt.built }
@@ -266,14 +279,12 @@ func (s *Server) Apply(snap *spec.Snapshot) []spec.Problem {
 	s.applyMu.Lock()
 	defer s.applyMu.Unlock()
 	rt, problems := build(s.static, snap, s.ups, s.reg, s.rt.Load(), s.elog)
+	problems = append(problems, s.wantCertificates(rt)...)
+	rt.acme = s.acme
 	// Certificates and options first: a connection routed by the new
 	// tables finds its host's options in place.
 	for name, st := range s.stores {
-		cfg := rt.tls[name]
-		if cfg == nil {
-			cfg = &tlsmux.Config{}
-		}
-		if err := st.Swap(cfg); err != nil {
+		if err := st.Swap(s.withCertificates(rt, name)); err != nil {
 			problems = append(problems, spec.Problem{Ref: spec.Ref{Kind: "EntryPoint", Name: name}, Warning: true, Err: fmt.Errorf("TLS on entry point %s: %w", name, err)})
 		}
 	}
@@ -363,7 +374,7 @@ func build(static *Static, snap *spec.Snapshot, ups *upstreams, reg *lb.Registry
 	reuse := prev != nil && len(prev.entry) > 0 && sameRouting(prev.snapshot, snap)
 	// The ServersTransports first: load balancers take their upstreams
 	// through them.
-	problems := ups.configure(snap.ServersTransports)
+	problems := append(ups.configure(snap.ServersTransports), resolverProblems(static, snap)...)
 	services := map[string]service{}
 	failed := map[string]error{}
 	var wrapped []*mwService
@@ -410,7 +421,15 @@ func build(static *Static, snap *spec.Snapshot, ups *upstreams, reg *lb.Registry
 	if elog != nil {
 		mwLog = elog.log.With("component", "middleware")
 	}
-	built := middleware.Build(snap.Middlewares, middleware.BuildContext{
+	defs := snap.Middlewares
+	if deny := entryPointDenyDefs(static); len(deny) > 0 {
+		defs = maps.Clone(snap.Middlewares)
+		if defs == nil {
+			defs = map[string]*spec.Middleware{}
+		}
+		maps.Copy(defs, deny)
+	}
+	built := middleware.Build(defs, middleware.BuildContext{
 		Previous: prevBuilt,
 		Log:      mwLog,
 		Service: func(name string) (middleware.Handler, error) {
@@ -432,6 +451,12 @@ func build(static *Static, snap *spec.Snapshot, ups *upstreams, reg *lb.Registry
 	}
 
 	defaults := defaultEntryPoints(static)
+	// Child routers (parentRefs) are built once, into their parents'
+	// tables; only roots are on entry points.
+	tree := parseRouterTree(snap.Routers)
+	problems = append(problems, tree.problems...)
+	kids := &childBuilder{tree: tree, built: built, buildService: buildService, muxes: map[int]*muxResult{}, kids: map[int]*kidResult{},
+		report: func(p spec.Problem) { problems = append(problems, p) }}
 	type compiledTable struct {
 		ids      []int // indices in snap.Routers
 		table    *compile.Table
@@ -440,16 +465,28 @@ func build(static *Static, snap *spec.Snapshot, ups *upstreams, reg *lb.Registry
 	var compiled []compiledTable
 	for name, ep := range static.EntryPoints {
 		for _, secure := range []bool{false, true} {
-			var routes []compile.Route
-			var routers []*routerRuntime
-			var ids []int
-			for i := range snap.Routers {
-				r := &snap.Routers[i]
+			on := func(r *spec.Router) bool {
+				if len(r.ParentRefs) > 0 {
+					return false // a child router: in its parents' tables
+				}
 				eps := r.EntryPoints
 				if len(eps) == 0 {
 					eps = defaults
 				}
-				if !slices.Contains(eps, name) || (r.TLS != nil || ep.TLS != nil) != secure {
+				return slices.Contains(eps, name) && (r.TLS != nil || ep.TLS != nil) == secure
+			}
+			n := 0
+			for i := range snap.Routers {
+				if on(&snap.Routers[i]) {
+					n++
+				}
+			}
+			routes := make([]compile.Route, 0, n)
+			routers := make([]*routerRuntime, 0, n)
+			ids := make([]int, 0, n)
+			for i := range snap.Routers {
+				r := &snap.Routers[i]
+				if !on(r) {
 					continue
 				}
 				var options string
@@ -460,13 +497,13 @@ func build(static *Static, snap *spec.Snapshot, ups *upstreams, reg *lb.Registry
 						continue
 					}
 				}
-				sv, err := buildService(r.Service, nil)
+				sv, err := kids.serviceOf(i)
 				if err != nil {
 					problems = append(problems, spec.Problem{Ref: r.Ref, Err: fmt.Errorf("router %s: %w", r.Name, err)})
 					continue
 				}
 				rr := &routerRuntime{r: r, service: sv, options: options}
-				if err := rr.wrap(built, ep.Middlewares); err != nil {
+				if err := rr.wrap(built, entryPointMiddlewares(name, ep), static.Tracing != nil); err != nil {
 					// As in Traefik, a router whose middleware is missing
 					// or broken is not served: its requests get 404.
 					problems = append(problems, spec.Problem{Ref: r.Ref, Err: fmt.Errorf("router %s: %w", r.Name, err)})
@@ -514,6 +551,12 @@ func build(static *Static, snap *spec.Snapshot, ups *upstreams, reg *lb.Registry
 			} else {
 				rt.entry[name] = er
 			}
+		}
+	}
+	rt.children = map[string]*childMux{}
+	for i, m := range kids.muxes {
+		if m.mux != nil {
+			rt.children[snap.Routers[i].Name] = m.mux
 		}
 	}
 	// Services with middlewares of their own get them now. One whose
@@ -594,4 +637,38 @@ func defaultEntryPoints(static *Static) []string {
 		return def
 	}
 	return all
+}
+
+// denyName names the middleware that refuses an entry point's denied
+// encoded characters (entryPoints.NAME.http.encodedCharacters).
+func denyName(entryPoint string) string { return "encodedcharacters-" + entryPoint + "@internal" }
+
+// entryPointDenyDefs are the encodedCharacters middlewares of the entry
+// points that set http.encodedCharacters. As in Traefik (an entry point
+// model), each runs on every router of its entry point, before the
+// entry point's and the router's own middlewares.
+func entryPointDenyDefs(static *Static) map[string]*spec.Middleware {
+	var out map[string]*spec.Middleware
+	for name, ep := range static.EntryPoints {
+		if ep.EncodedCharacters == nil {
+			continue
+		}
+		cfg, _ := json.Marshal(ep.EncodedCharacters)
+		if out == nil {
+			out = map[string]*spec.Middleware{}
+		}
+		n := denyName(name)
+		out[n] = &spec.Middleware{Name: n, Kind: "encodedCharacters", Config: cfg,
+			Ref: spec.Ref{Kind: "EntryPoint", Name: name}}
+	}
+	return out
+}
+
+// entryPointMiddlewares lists what runs before a router's middlewares on
+// entry point ep: the encoded-character check, then http.middlewares.
+func entryPointMiddlewares(name string, ep *EntryPoint) []string {
+	if ep.EncodedCharacters == nil {
+		return ep.Middlewares
+	}
+	return append([]string{denyName(name)}, ep.Middlewares...)
 }

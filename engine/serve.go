@@ -23,6 +23,7 @@ import (
 	"github.com/edgeroute/edgeroute/compile"
 	"github.com/edgeroute/edgeroute/compile/spec"
 	"github.com/edgeroute/edgeroute/engine/middleware"
+	"github.com/edgeroute/edgeroute/engine/tracing"
 	"github.com/edgeroute/edgeroute/lb"
 	"github.com/edgeroute/edgeroute/tlsmux"
 )
@@ -51,13 +52,23 @@ type reqState struct {
 	// body wraps a streamed chunked request body for the upstream client
 	// (stickBody).
 	body stickyBody
+	// fid is the matchers' view of header lines fasthttp rewrites.
+	fid fidelity
 	// router is the router that took the request (nil: the entry point
 	// answered), and start, proto and reqBytes what metrics record of it.
-	router   *routerRuntime
-	upURL    string // the server the request was sent to (access log)
-	start    time.Time
-	proto    metrics.Protocol
-	reqBytes int64
+	router *routerRuntime
+	// hops are the child routers the request went through below router,
+	// in order (multi-layer routing); child and childPath are the
+	// routing view the last children table matched.
+	hops      []*routerRuntime
+	child     compile.Request
+	childPath []byte
+	parents   []*metrics.Family // the parents' router metrics (observe)
+	upURL     string            // the server the request was sent to (access log)
+	start     time.Time
+	proto     metrics.Protocol
+	reqBytes  int64
+	tr        *tracing.Request // the request's spans (otel.go); nil when not traced
 }
 
 var statePool = sync.Pool{New: func() any { return new(reqState) }}
@@ -96,8 +107,8 @@ func (s *Server) handler(ep *listener) fasthttp.RequestHandler {
 		}()
 		rt := s.rt.Load() // one consistent configuration per request
 		st := statePool.Get().(*reqState)
-		st.router, st.upURL = nil, ""
-		observe := s.metrics != nil || s.alog != nil
+		st.router, st.upURL, st.hops, st.tr = nil, "", st.hops[:0], nil
+		observe := s.metrics != nil || s.alog != nil || s.tracer != nil
 		if observe {
 			s.observeStart(ctx, st)
 		}
@@ -106,8 +117,10 @@ func (s *Server) handler(ep *listener) fasthttp.RequestHandler {
 			s.observeEnd(ctx, ep, st)
 		}
 		ownStatusLine(ctx)
-		st.creq.Header = nil
+		st.creq.Header, st.child.Header = nil, nil
+		clear(st.hops) // nothing kept from an old runtime
 		st.body = stickyBody{}
+		st.fid.h = nil
 		st.hint.Reset()
 		statePool.Put(st)
 	}
@@ -165,6 +178,9 @@ var (
 
 func (s *Server) serve(ctx *fasthttp.RequestCtx, rt *Runtime, ep *listener, st *reqState) {
 	d := decide(ctx, rt, ep, st)
+	if s.tracer != nil {
+		s.traceStart(ctx, ep, st, &d)
+	}
 	if d.router == nil {
 		d.answer(ctx)
 		return
@@ -381,7 +397,8 @@ func fillRequest(ctx *fasthttp.RequestCtx, st *reqState, sanitize bool) error {
 	if !validHostHeader(h.Host()) {
 		return errBadHost
 	}
-	if err := checkVersionAndNames(h); err != nil {
+	fid, err := checkVersionAndNames(h)
+	if err != nil {
 		return err
 	}
 	st.creq.Host = st.host
@@ -390,6 +407,9 @@ func fillRequest(ctx *fasthttp.RequestCtx, st *reqState, sanitize bool) error {
 	st.creq.Query = query
 	st.creq.ClientIP = remoteAddr(ctx)
 	st.creq.Header = h
+	if st.fid = (fidelity{h: h, flags: fid, vals: st.fid.vals}); fid != 0 {
+		st.creq.Header = &st.fid
+	}
 	m := &st.mw
 	m.Reset(st.esc)
 	m.Query, m.HasQuery = query, hasQuery
@@ -406,14 +426,20 @@ var (
 // request and fasthttp does not: the version is HTTP/1.x (another 1.x
 // minor is served, and forwarded, as HTTP/1.1, never upstream verbatim),
 // and every header name is a token (fasthttp forwards "X Y: z").
-func checkVersionAndNames(h *fasthttp.RequestHeader) error {
+//
+// It also tells which header lines fasthttp keeps in a form of its own
+// that matchers must not see (fidelity flags): repeated User-Agent or
+// Content-Type lines (fasthttp keeps the last), a Trailer line.
+func checkVersionAndNames(h *fasthttp.RequestHeader) (uint8, error) {
 	switch p := h.Protocol(); {
 	case string(p) == "HTTP/1.1" || string(p) == "HTTP/1.0":
 	case len(p) == 8 && string(p[:7]) == "HTTP/1." && p[7] >= '0' && p[7] <= '9':
 		h.SetProtocol("HTTP/1.1")
 	default:
-		return errBadVersion
+		return 0, errBadVersion
 	}
+	var flags uint8
+	ua, ct := 0, 0
 	// The raw block, not All(): All joins the Cookie lines (which
 	// are forwarded as sent).
 	for raw := h.RawHeaders(); len(raw) > 0; {
@@ -428,15 +454,115 @@ func checkVersionAndNames(h *fasthttp.RequestHeader) error {
 		}
 		i := bytes.IndexByte(line, ':')
 		if i <= 0 {
-			return errBadHeaderName
+			return 0, errBadHeaderName
 		}
 		for _, c := range line[:i] {
 			if !httpguts.IsTokenRune(rune(c)) {
-				return errBadHeaderName
+				return 0, errBadHeaderName
+			}
+		}
+		switch name := line[:i]; len(name) {
+		case len("User-Agent"):
+			if equalFoldBytes(name, "user-agent") {
+				if ua++; ua > 1 {
+					flags |= fidUserAgent
+				}
+			}
+		case len("Content-Type"):
+			if equalFoldBytes(name, "content-type") {
+				if ct++; ct > 1 {
+					flags |= fidContentType
+				}
+			}
+		case len("Trailer"):
+			if equalFoldBytes(name, "trailer") {
+				flags |= fidTrailer
 			}
 		}
 	}
-	return nil
+	return flags, nil
+}
+
+// Fidelity flags: header lines of the request that fasthttp's parsed
+// header holds in a form of its own.
+const (
+	fidUserAgent   uint8 = 1 << iota // more than one User-Agent line
+	fidContentType                   // more than one Content-Type line
+	fidTrailer                       // a Trailer line
+)
+
+// fidelity gives matchers the header lines as net/http gives them to
+// Traefik's matchers where fasthttp's parsed header differs: every
+// User-Agent and Content-Type line (fasthttp keeps the last), and Trailer
+// as sent on a request without a chunked body, none on a chunked one
+// (net/http moves it into the declared trailers; fasthttp canonicalises
+// its names). Only requests with such lines route through it.
+type fidelity struct {
+	h     *fasthttp.RequestHeader
+	flags uint8
+	vals  [][]byte // PeekAll's answer, reused
+}
+
+// PeekAll implements compile.Headers.
+func (f *fidelity) PeekAll(name string) [][]byte {
+	var lower string
+	switch {
+	case f.flags&fidUserAgent != 0 && equalFold(name, "user-agent"):
+		lower = "user-agent"
+	case f.flags&fidContentType != 0 && equalFold(name, "content-type"):
+		lower = "content-type"
+	case f.flags&fidTrailer != 0 && equalFold(name, "trailer"):
+		if f.h.ContentLength() == -1 {
+			return nil
+		}
+		lower = "trailer"
+	default:
+		return f.h.PeekAll(name)
+	}
+	f.vals = f.vals[:0]
+	for v := range rawValues(f.h, lower) {
+		f.vals = append(f.vals, v)
+	}
+	return f.vals
+}
+
+// rawValues yields the value of each of the request's header lines named
+// lower (in lower case; the lines in any case), as sent, without
+// surrounding whitespace.
+func rawValues(h *fasthttp.RequestHeader, lower string) func(func([]byte) bool) {
+	return func(yield func([]byte) bool) {
+		for raw := h.RawHeaders(); len(raw) > 0; {
+			line := raw
+			if i := bytes.IndexByte(raw, '\n'); i >= 0 {
+				line, raw = raw[:i], raw[i+1:]
+			} else {
+				raw = nil
+			}
+			i := bytes.IndexByte(line, ':')
+			if i <= 0 || !equalFoldBytes(line[:i], lower) {
+				continue
+			}
+			if !yield(bytes.Trim(line[i+1:], " \t\r")) {
+				return
+			}
+		}
+	}
+}
+
+func equalFold(a, lower string) bool {
+	if len(a) != len(lower) {
+		return false
+	}
+	for i := 0; i < len(a); i++ {
+		c := a[i]
+		if 'A' <= c && c <= 'Z' {
+			c += 'a' - 'A'
+		}
+		if c != lower[i] {
+			return false
+		}
+	}
+	return true
 }
 
 var errBadHost = errors.New("the Host header has a byte net/http refuses (httpguts.ValidHostHeader)")

@@ -8,8 +8,10 @@ import (
 	"crypto/tls"
 	"errors"
 	"fmt"
+	"github.com/edgeroute/edgeroute/acme"
 	"github.com/edgeroute/edgeroute/engine/accesslog"
 	"github.com/edgeroute/edgeroute/engine/metrics"
+	"github.com/edgeroute/edgeroute/engine/tracing"
 	"github.com/edgeroute/edgeroute/tlsmux"
 	"io"
 	"log/slog"
@@ -56,7 +58,9 @@ type Server struct {
 	// metrics is the Prometheus registry; nil when metrics are off.
 	metrics *metrics.Registry
 	// alog is the access log; nil when off.
-	alog   *accesslog.Logger
+	alog *accesslog.Logger
+	// tracer makes OpenTelemetry spans (otel.go); nil when off.
+	tracer *tracing.Tracer
 	health *healthChecks
 	stop   context.CancelFunc // stops background work (health checks)
 	// draining is set when shutdown begins (ping then answers 503).
@@ -66,6 +70,8 @@ type Server struct {
 	// swapped on Apply and read at every handshake.
 	stores   map[string]*tlsmux.Store
 	storeErr error
+	// acme are the certificate resolvers (nil: none), see SetACME.
+	acme *acme.Manager
 
 	mu        sync.Mutex
 	listeners []*listener
@@ -105,6 +111,11 @@ func NewServer(static *Static, log *slog.Logger) *Server {
 			s.storeErr = err
 		}
 		s.alog = l
+	}
+	if t, err := newTracer(static, s); err != nil {
+		s.storeErr = err
+	} else {
+		s.tracer = t
 	}
 	if m := static.Metrics; m != nil {
 		s.metrics = metrics.NewRegistry(metrics.Options{EntryPoints: m.AddEntryPointsLabels,
@@ -238,6 +249,9 @@ func (s *Server) Serve(ctx context.Context) error {
 		logDone := make(chan struct{})
 		go func() { s.alog.Run(logCtx); close(logDone) }()
 		defer func() { stopLog(); <-logDone }() // after the drain: the last lines are written
+	}
+	if s.tracer != nil {
+		defer s.tracer.Shutdown() // after the drain: the last spans are exported
 	}
 	for _, l := range ls {
 		go func() { errc <- l.srv.Serve(l.plain) }()

@@ -149,6 +149,7 @@ func (s *lbService) serve(ctx *fasthttp.RequestCtx, st *reqState) {
 	if timed {
 		start = time.Now()
 	}
+	spans := st.traceService(s.def.Name) // tracing, detailed (otel.go)
 	err := forward(ctx, st, up, s.passHost)
 	if timed && err == nil {
 		// The upstream clients stream bodies: forward returns once the
@@ -174,6 +175,10 @@ func (s *lbService) serve(ctx *fasthttp.RequestCtx, st *reqState) {
 		status := errorStatus(err)
 		s.elog.upstream(s.def.Name, up.url, status, err)
 		writeError(ctx, status)
+	}
+	if st.tr != nil {
+		traceForwarded(ctx, st, err)
+		st.traceLeave(spans)
 	}
 	if s.passive != nil {
 		s.observe(ep, err == nil && ctx.Response.StatusCode() < 500)

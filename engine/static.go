@@ -16,7 +16,9 @@ import (
 
 	"sigs.k8s.io/yaml"
 
+	"github.com/edgeroute/edgeroute/acme"
 	"github.com/edgeroute/edgeroute/compile/spec"
+	"github.com/edgeroute/edgeroute/engine/tracing"
 )
 
 // Static is the static configuration, with Traefik's key names. It comes
@@ -27,6 +29,10 @@ type Static struct {
 	// ManifestsDir is --providers.manifests.directory: a folder of
 	// Kubernetes manifests to serve from.
 	ManifestsDir string
+	// ManifestsDebounce is --providers.manifests.debounce: how long the
+	// folder must be quiet before a rebuild; 0 keeps the provider's
+	// default (100ms).
+	ManifestsDebounce time.Duration
 	// KubernetesCRD is set by --providers.kubernetesCRD, or by any of its
 	// options when no manifests folder is given (as in Traefik, where
 	// configuring a provider enables it): watch a live cluster.
@@ -50,6 +56,11 @@ type Static struct {
 	API *API
 	// AccessLog is accessLog; nil when off.
 	AccessLog *accesslog.Config
+	// Tracing is tracing: OpenTelemetry traces over OTLP; nil when off.
+	Tracing *tracing.Config
+	// globalAttributes is tracing.globalAttributes (deprecated): the
+	// resource attributes when resourceAttributes is not set.
+	globalAttributes map[string]string
 	// AllowCrossNamespace, AllowExternalNameServices, AllowEmptyServices and
 	// NativeLBByDefault are the kubernetesCRD provider options, which apply to
 	// the manifests provider too.
@@ -61,6 +72,9 @@ type Static struct {
 	// default@internal): how https upstreams of load balancers that name
 	// no ServersTransport are verified.
 	ServersTransport ServersTransport
+	// CertResolvers are certificatesResolvers.NAME.acme, by lower-case
+	// name.
+	CertResolvers map[string]*acme.Config
 	// GraceTimeout bounds the drain on SIGTERM
 	// (entryPoints.NAME.transport.lifeCycle.graceTimeOut).
 	GraceTimeout time.Duration
@@ -146,9 +160,12 @@ type EntryPoint struct {
 	AsDefault        bool
 	ForwardedHeaders ForwardedHeaders
 	SanitizePath     bool
-	ReadTimeout      time.Duration
-	WriteTimeout     time.Duration
-	IdleTimeout      time.Duration
+	// EncodedCharacters is entryPoints.NAME.http.encodedCharacters: which
+	// encoded characters the entry point's routers refuse (nil: none).
+	EncodedCharacters *EncodedCharacters
+	ReadTimeout       time.Duration
+	WriteTimeout      time.Duration
+	IdleTimeout       time.Duration
 	// Middlewares is entryPoints.NAME.http.middlewares: middlewares run
 	// before those of every router of the entry point ("name@provider";
 	// a name without a provider is the kubernetescrd one).
@@ -156,6 +173,10 @@ type EntryPoint struct {
 	// TLS is entryPoints.NAME.http.tls: every router on the entry point
 	// becomes a TLS router (with these options unless it names its own).
 	TLS *EntryPointTLS
+	// Observability is entryPoints.NAME.observability: the defaults of
+	// its routers' access logs, metrics and tracing (nil: all on,
+	// minimal verbosity).
+	Observability *spec.Observability
 	// HTTP2 is entryPoints.NAME.http2.
 	HTTP2 EntryPointHTTP2
 }
@@ -284,6 +305,14 @@ func ParseStatic(args []string) (*Static, error) {
 	if s.API != nil && !validBasePath.MatchString(s.API.BasePath) {
 		return nil, errors.New("API basePath must be a valid absolute URL path")
 	}
+	if t := s.Tracing; t != nil {
+		if t.ResourceAttributes == nil && s.globalAttributes != nil {
+			t.ResourceAttributes = s.globalAttributes
+		}
+		if err := t.Check(); err != nil {
+			return nil, err
+		}
+	}
 	if s.PingEntryPoint == "" {
 		s.PingEntryPoint = "traefik"
 	}
@@ -322,6 +351,9 @@ func ParseStatic(args []string) (*Static, error) {
 		if _, _, err := net.SplitHostPort(strings.TrimSuffix(ep.Address, "/tcp")); err != nil {
 			return nil, fmt.Errorf("entryPoints.%s.address %q: %v", name, ep.Address, err)
 		}
+	}
+	if err := s.validateResolvers(); err != nil {
+		return nil, err
 	}
 	return s, nil
 }
@@ -397,7 +429,7 @@ func (s *Static) set(key, val string) error {
 			ep = newEntryPoint(name)
 			s.EntryPoints[name] = ep
 		}
-		switch strings.Join(parts[2:], ".") {
+		switch sub := strings.Join(parts[2:], "."); sub {
 		case "address":
 			ep.Address = val
 			return nil
@@ -413,6 +445,25 @@ func (s *Static) set(key, val string) error {
 			return nil
 		case "http.sanitizepath":
 			return boolean(&ep.SanitizePath)
+		case "http.encodedcharacters":
+			var on bool
+			if err := boolean(&on); err != nil {
+				return err
+			}
+			if !on {
+				ep.EncodedCharacters = nil
+			} else if ep.EncodedCharacters == nil {
+				ep.EncodedCharacters = allowAllEncoded()
+			}
+			return nil
+		case "http.encodedcharacters.allowencodedslash", "http.encodedcharacters.allowencodedbackslash",
+			"http.encodedcharacters.allowencodednullcharacter", "http.encodedcharacters.allowencodedsemicolon",
+			"http.encodedcharacters.allowencodedpercent", "http.encodedcharacters.allowencodedquestionmark",
+			"http.encodedcharacters.allowencodedhash":
+			if ep.EncodedCharacters == nil {
+				ep.EncodedCharacters = allowAllEncoded()
+			}
+			return boolean(ep.EncodedCharacters.field(strings.TrimPrefix(sub, "http.encodedcharacters.")))
 		case "http.tls":
 			var on bool
 			if err := boolean(&on); err != nil {
@@ -430,8 +481,34 @@ func (s *Static) set(key, val string) error {
 			}
 			ep.TLS.Options = val
 			return nil
+		case "observability.accesslogs", "observability.metrics", "observability.tracing":
+			if ep.Observability == nil {
+				ep.Observability = &spec.Observability{}
+			}
+			var b bool
+			if err := boolean(&b); err != nil {
+				return err
+			}
+			switch parts[len(parts)-1] {
+			case "accesslogs":
+				ep.Observability.AccessLogs = &b
+			case "metrics":
+				ep.Observability.Metrics = &b
+			default:
+				ep.Observability.Tracing = &b
+			}
+			return nil
+		case "observability.traceverbosity":
+			if val != "minimal" && val != "detailed" {
+				return bad(errors.New("one of minimal, detailed"))
+			}
+			if ep.Observability == nil {
+				ep.Observability = &spec.Observability{}
+			}
+			ep.Observability.TraceVerbosity = val
+			return nil
 		case "http.tls.certresolver":
-			return bad(errors.New("ACME certificate resolvers are not supported by edgeroute; certificates come from Secrets"))
+			return bad(errors.New("an entry point's default certificate resolver is not supported by edgeroute yet; set tls.certResolver on the IngressRoutes"))
 		case "transport.respondingtimeouts.readtimeout":
 			return duration(&ep.ReadTimeout)
 		case "transport.respondingtimeouts.writetimeout":
@@ -454,8 +531,20 @@ func (s *Static) set(key, val string) error {
 		case "transport.lifecycle.gracetimeout":
 			return duration(&s.GraceTimeout) // the longest entry point's wins
 		}
+	case parts[0] == "certificatesresolvers" && len(parts) >= 2:
+		return s.setResolver(key, parts, val)
 	case key == "providers.manifests.directory":
 		s.ManifestsDir = val
+		return nil
+	case key == "providers.manifests.debounce":
+		// The watcher rebuilds at most 1s after the first change, so a
+		// longer quiet time would mean nothing.
+		if err := duration(&s.ManifestsDebounce); err != nil {
+			return err
+		}
+		if s.ManifestsDebounce <= 0 || s.ManifestsDebounce > time.Second {
+			return bad(errors.New("the debounce must be more than 0 and at most 1s"))
+		}
 		return nil
 	case key == "providers.kubernetescrd":
 		return boolean(&s.KubernetesCRD)
@@ -595,6 +684,8 @@ func (s *Static) set(key, val string) error {
 		case "debug":
 			return fmt.Errorf("--%s is not supported by edgeroute yet (the /debug handlers)", key)
 		}
+	case key == "tracing" || strings.HasPrefix(key, "tracing."):
+		return s.setTracing(key, val, boolean)
 	case key == "metrics.prometheus":
 		var on bool
 		if err := boolean(&on); err != nil {
@@ -651,4 +742,154 @@ func splitList(v string) []string {
 		}
 	}
 	return out
+}
+
+// EncodedCharacters is Traefik's entry point http.encodedCharacters: the
+// seven encoded characters its routers may refuse in the path (400). Set,
+// every one is allowed unless its flag says false (Traefik's defaults).
+type EncodedCharacters struct {
+	AllowEncodedSlash         bool `json:"allowEncodedSlash"`
+	AllowEncodedBackSlash     bool `json:"allowEncodedBackSlash"`
+	AllowEncodedNullCharacter bool `json:"allowEncodedNullCharacter"`
+	AllowEncodedSemicolon     bool `json:"allowEncodedSemicolon"`
+	AllowEncodedPercent       bool `json:"allowEncodedPercent"`
+	AllowEncodedQuestionMark  bool `json:"allowEncodedQuestionMark"`
+	AllowEncodedHash          bool `json:"allowEncodedHash"`
+}
+
+func allowAllEncoded() *EncodedCharacters {
+	return &EncodedCharacters{true, true, true, true, true, true, true}
+}
+
+// field returns the flag named by its lower-case key.
+func (e *EncodedCharacters) field(key string) *bool {
+	switch key {
+	case "allowencodedslash":
+		return &e.AllowEncodedSlash
+	case "allowencodedbackslash":
+		return &e.AllowEncodedBackSlash
+	case "allowencodednullcharacter":
+		return &e.AllowEncodedNullCharacter
+	case "allowencodedsemicolon":
+		return &e.AllowEncodedSemicolon
+	case "allowencodedpercent":
+		return &e.AllowEncodedPercent
+	case "allowencodedquestionmark":
+		return &e.AllowEncodedQuestionMark
+	}
+	return &e.AllowEncodedHash
+}
+
+// setTracing sets a tracing.* key. Any option enables tracing, as in
+// Traefik; OTLP over HTTP to https://localhost:4318 is the default
+// exporter, and tracing.otlp.grpc (or any of its options) switches to
+// gRPC.
+func (s *Static) setTracing(key, val string, boolean func(*bool) error) error {
+	if key == "tracing" {
+		var on bool
+		if err := boolean(&on); err != nil {
+			return err
+		}
+		if !on {
+			s.Tracing = nil
+		} else if s.Tracing == nil {
+			c := tracing.Defaults()
+			s.Tracing = &c
+		}
+		return nil
+	}
+	if s.Tracing == nil {
+		c := tracing.Defaults()
+		s.Tracing = &c
+	}
+	t := s.Tracing
+	opt := strings.TrimPrefix(key, "tracing.")
+	mapKey := func(prefix string, m *map[string]string) bool {
+		if !strings.HasPrefix(opt, prefix) || len(opt) == len(prefix) {
+			return false
+		}
+		if *m == nil {
+			*m = map[string]string{}
+		}
+		(*m)[strings.TrimPrefix(opt, prefix)] = val
+		return true
+	}
+	clientTLS := func(dst **tracing.ClientTLS, o string) error {
+		if *dst == nil {
+			*dst = &tracing.ClientTLS{}
+		}
+		c := *dst
+		switch o {
+		case "":
+			return nil
+		case "ca":
+			c.CA = val
+		case "cert":
+			c.Cert = val
+		case "key":
+			c.Key = val
+		case "insecureskipverify":
+			return boolean(&c.InsecureSkipVerify)
+		default:
+			return fmt.Errorf("unknown or unsupported static configuration key --%s", key)
+		}
+		return nil
+	}
+	if t.HTTP == nil {
+		t.HTTP = tracing.Defaults().HTTP
+	}
+	switch {
+	case opt == "servicename":
+		t.ServiceName = val
+	case opt == "samplerate":
+		f, err := strconv.ParseFloat(val, 64)
+		if err != nil {
+			return fmt.Errorf("--%s: %q is not a number", key, val)
+		}
+		t.SampleRate = f
+	case opt == "capturedrequestheaders":
+		t.CapturedRequestHeaders = splitList(val)
+	case opt == "capturedresponseheaders":
+		t.CapturedResponseHeaders = splitList(val)
+	case opt == "safequeryparams":
+		t.SafeQueryParams = splitList(val)
+	case mapKey("resourceattributes.", &t.ResourceAttributes), mapKey("globalattributes.", &s.globalAttributes):
+	case opt == "addinternals":
+		return fmt.Errorf("--%s is not supported by edgeroute yet (internal routers are never traced)", key)
+	case opt == "otlp", opt == "otlp.http":
+		var on bool
+		return boolean(&on) // OTLP is the only backend, HTTP its default transport
+	case opt == "otlp.http.endpoint":
+		t.HTTP.Endpoint = val
+	case mapKey("otlp.http.headers.", &t.HTTP.Headers):
+	case opt == "otlp.http.tls" || strings.HasPrefix(opt, "otlp.http.tls."):
+		return clientTLS(&t.HTTP.TLS, strings.TrimPrefix(strings.TrimPrefix(opt, "otlp.http.tls"), "."))
+	case opt == "otlp.grpc" || strings.HasPrefix(opt, "otlp.grpc."):
+		if t.GRPC == nil {
+			t.GRPC = tracing.DefaultGRPC()
+		}
+		g := t.GRPC
+		switch o := strings.TrimPrefix(strings.TrimPrefix(opt, "otlp.grpc"), "."); {
+		case o == "":
+			var on bool
+			if err := boolean(&on); err != nil {
+				return err
+			}
+			if !on {
+				t.GRPC = nil
+			}
+		case o == "endpoint":
+			g.Endpoint = val
+		case o == "insecure":
+			return boolean(&g.Insecure)
+		case mapKey("otlp.grpc.headers.", &g.Headers):
+		case o == "tls" || strings.HasPrefix(o, "tls."):
+			return clientTLS(&g.TLS, strings.TrimPrefix(strings.TrimPrefix(o, "tls"), "."))
+		default:
+			return fmt.Errorf("unknown or unsupported static configuration key --%s", key)
+		}
+	default:
+		return fmt.Errorf("unknown or unsupported static configuration key --%s", key)
+	}
+	return nil
 }

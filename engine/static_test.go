@@ -64,3 +64,25 @@ ping: {}
 		t.Errorf("parsed %+v web=%+v", s, s.EntryPoints["web"])
 	}
 }
+
+func TestParseStaticEncodedCharacters(t *testing.T) {
+	s, err := ParseStatic([]string{"--entryPoints.web.address=:80", "--entryPoints.web.http.encodedCharacters.allowEncodedSlash=false",
+		"--entrypoints.web.http.encodedcharacters.ALLOWENCODEDHASH=false"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := EncodedCharacters{AllowEncodedBackSlash: true, AllowEncodedNullCharacter: true, AllowEncodedSemicolon: true,
+		AllowEncodedPercent: true, AllowEncodedQuestionMark: true}
+	if got := s.EntryPoints["web"].EncodedCharacters; got == nil || *got != want {
+		t.Errorf("got %+v, want %+v", got, want)
+	}
+	if s, err = ParseStatic([]string{"--entryPoints.web.address=:80"}); err != nil || s.EntryPoints["web"].EncodedCharacters != nil {
+		t.Errorf("unset: %+v %v (Traefik: every encoded character allowed)", s.EntryPoints["web"].EncodedCharacters, err)
+	}
+	if _, err := ParseStatic([]string{"--entryPoints.web.http.encodedCharacters.allowEncodedSlosh=false"}); err == nil {
+		t.Error("a misspelt key was accepted")
+	}
+	if _, err := ParseStatic([]string{"--entryPoints.web.http.encodedCharacters.allowEncodedSlash=maybe"}); err == nil {
+		t.Error("a non-boolean was accepted")
+	}
+}

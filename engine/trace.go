@@ -31,8 +31,14 @@ type Step struct {
 
 // traceChain runs the middlewares of rr on the request decide prepared in
 // ctx and st, and returns what each did and the request URI the service
-// would receive, as "METHOD URI" ("" when a middleware answered).
-func traceChain(ctx *fasthttp.RequestCtx, st *reqState, rr *routerRuntime) ([]Step, string) {
+// would receive, as "METHOD URI" ("" when a middleware answered). When rr
+// is a parent router, its children table then decides, with the code
+// serve runs, and the child taken is traced in turn: each decision is
+// appended to x.Layers, and the URI is what the last child's service
+// would receive.
+func traceChain(ctx *fasthttp.RequestCtx, st *reqState, rr *routerRuntime, x *Explanation) ([]Step, string) {
+	mux, _ := rr.service.(*childMux)
+	forwarded := ""
 	type seen struct {
 		reached bool
 		uri     string
@@ -49,7 +55,12 @@ func traceChain(ctx *fasthttp.RequestCtx, st *reqState, rr *routerRuntime) ([]St
 	}
 	h := middleware.Handler(func(c *fasthttp.RequestCtx, r *middleware.Request) {
 		snapshot(len(rr.chain), r)
-		c.SetStatusCode(fasthttp.StatusOK)
+		if mux != nil {
+			forwarded = mux.trace(c, st, x)
+		} else {
+			c.SetStatusCode(fasthttp.StatusOK)
+			forwarded = string(c.Request.Header.Method()) + " " + states[len(rr.chain)].uri
+		}
 		states[len(rr.chain)].respHdr = headerLines(c.Response.Header.All())
 	})
 	for k := len(rr.chain) - 1; k >= 0; k-- {
@@ -79,7 +90,39 @@ func traceChain(ctx *fasthttp.RequestCtx, st *reqState, rr *routerRuntime) ([]St
 		s.Effects = append(s.Effects, diffLines("response header", out.respHdr, in.respHdr)...)
 		steps[k] = s
 	}
-	return steps, string(ctx.Request.Header.Method()) + " " + states[len(rr.chain)].uri
+	return steps, forwarded
+}
+
+// trace is serve's dispatch for explain: the same decision, recorded as a
+// Layer, then the child traced instead of served. It returns what the
+// last service would receive ("" when none is reached).
+func (m *childMux) trace(ctx *fasthttp.RequestCtx, st *reqState, x *Explanation) string {
+	c, status := m.decide(ctx, st)
+	l := Layer{Parent: m.parent, Path: string(st.child.Path), Status: status}
+	if status == fasthttp.StatusBadRequest {
+		l.Reason = reasonChildBadRoute
+	} else {
+		v := m.table.Explain(&st.child)
+		l.Routes = v.Routes
+		for _, r := range m.routers {
+			l.Routers = append(l.Routers, r.r)
+		}
+	}
+	if c == nil {
+		if status == fasthttp.StatusNotFound {
+			l.Reason = reasonNoChild
+		}
+		x.Layers = append(x.Layers, l)
+		answerChild(ctx, status)
+		return ""
+	}
+	l.Router = c.r
+	k := len(x.Layers)
+	x.Layers = append(x.Layers, l)
+	st.enter(m.parent, c)
+	steps, forwarded := traceChain(ctx, st, c, x)
+	x.Layers[k].Steps = steps
+	return forwarded
 }
 
 func headerLines(all func(func([]byte, []byte) bool)) []string {

@@ -47,6 +47,7 @@ func upgrade(ctx *fasthttp.RequestCtx, st *reqState, u *upstream, passHost bool)
 		}
 		conn = tc
 	}
+	traceForward(st, req, u) // tracing (otel.go)
 	w := bufio.NewWriter(conn)
 	if err := req.Write(w); err != nil || w.Flush() != nil {
 		conn.Close()

@@ -28,8 +28,9 @@ import (
 // Options are the provider options (Traefik's kubernetesCRD options).
 type Options = translate.Options
 
-// Debounce bounds: a rebuild waits for Quiet without events, but never
-// longer than MaxDelay after the first one.
+// Debounce bounds: a rebuild waits for Quiet without events (or the
+// quiet time set by SetDebounce), but never longer than MaxDelay after the
+// first one.
 const (
 	Quiet    = 100 * time.Millisecond
 	MaxDelay = time.Second
@@ -42,6 +43,7 @@ type Dir struct {
 	extra []string // more files or folders loaded with path (check takes several)
 	opts  Options
 	log   *slog.Logger
+	quiet time.Duration // Quiet unless SetDebounce changed it
 }
 
 // NewDir returns the provider for path. log may be nil.
@@ -51,8 +53,14 @@ func NewDir(path string, opts Options, log *slog.Logger, more ...string) *Dir {
 	if log == nil {
 		log = slog.New(slog.DiscardHandler)
 	}
-	return &Dir{path: path, extra: more, opts: opts, log: log.With("component", "manifests", "dir", path)}
+	return &Dir{path: path, extra: more, opts: opts, log: log.With("component", "manifests", "dir", path), quiet: Quiet}
 }
+
+// SetDebounce sets how long the folder must be quiet before a rebuild
+// (--providers.manifests.debounce; Quiet by default). A rebuild still
+// never waits longer than MaxDelay after the first change. Call it before
+// Run.
+func (d *Dir) SetDebounce(quiet time.Duration) { d.quiet = quiet }
 
 // Load reads the folder once and translates it. Problems (unreadable
 // files, bad documents, bad references) are in the snapshot's Problems;
@@ -130,7 +138,7 @@ func (wt *Watcher) Run(ctx context.Context, apply func(*spec.Snapshot)) error {
 			if timerC == nil {
 				firstAt = now
 			}
-			wait := min(Quiet, MaxDelay-now.Sub(firstAt))
+			wait := min(d.quiet, MaxDelay-now.Sub(firstAt))
 			if timer == nil {
 				timer = time.NewTimer(wait)
 			} else {

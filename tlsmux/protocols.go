@@ -2,6 +2,7 @@ package tlsmux
 
 import (
 	"crypto/tls"
+	"errors"
 	"net"
 	"time"
 )
@@ -49,6 +50,11 @@ func SplitALPN(ln net.Listener, s *Store, handshakeTimeout time.Duration) (h1, h
 			return nil, 0, err
 		}
 		st := tc.ConnectionState()
+		if st.NegotiatedProtocol == ACMEProtocol {
+			// A TLS-ALPN-01 validation: the handshake was all of it.
+			tc.Close()
+			return nil, 0, errACMEDone
+		}
 		if st.NegotiatedProtocol == "h2" {
 			return tc, 1, nil
 		}
@@ -56,6 +62,10 @@ func SplitALPN(ln net.Listener, s *Store, handshakeTimeout time.Duration) (h1, h
 	})
 	return ls[0], ls[1]
 }
+
+// errACMEDone ends a connection that completed an ACME TLS-ALPN-01
+// handshake.
+var errACMEDone = errors.New("tlsmux: ACME TLS-ALPN-01 handshake done")
 
 // ServerConn is a server-side TLS connection whose handshake is done. It
 // keeps the server name the client sent, so that a request handler reads

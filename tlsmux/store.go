@@ -79,6 +79,35 @@ type Store struct {
 	generated tls.Certificate // the self-signed default
 	base      *tls.Config
 	cur       atomic.Pointer[snapshot]
+	// challenge answers ACME TLS-ALPN-01 validations (nil: none).
+	challenge atomic.Pointer[func(serverName string) *tls.Certificate]
+}
+
+// ACMEProtocol is the ALPN protocol of ACME's TLS-ALPN-01 validation
+// (RFC 8737).
+const ACMEProtocol = "acme-tls/1"
+
+// SetChallenges makes the store answer every handshake that offers the
+// acme-tls/1 protocol with the certificate certFor returns for its
+// server name (negotiating acme-tls/1 only), as Traefik does; the
+// handshake fails when certFor returns nil. Without it, acme-tls/1 is
+// treated as any other protocol.
+func (s *Store) SetChallenges(certFor func(serverName string) *tls.Certificate) {
+	s.challenge.Store(&certFor)
+}
+
+// challengeConfig is the configuration of a TLS-ALPN-01 handshake.
+func challengeConfig(cert *tls.Certificate) *tls.Config {
+	return &tls.Config{
+		MinVersion: tls.VersionTLS12,
+		NextProtos: []string{ACMEProtocol},
+		GetCertificate: func(*tls.ClientHelloInfo) (*tls.Certificate, error) {
+			if cert == nil {
+				return nil, errors.New("tlsmux: no ACME TLS-ALPN-01 challenge for this server name")
+			}
+			return cert, nil
+		},
+	}
 }
 
 // NewStore returns a store serving only the generated self-signed default
@@ -92,6 +121,9 @@ func NewStore() (*Store, error) {
 	s.base = &tls.Config{
 		MinVersion: tls.VersionTLS12,
 		GetConfigForClient: func(hello *tls.ClientHelloInfo) (*tls.Config, error) {
+			if ch := s.challenge.Load(); ch != nil && slices.Contains(hello.SupportedProtos, ACMEProtocol) {
+				return challengeConfig((*ch)(hello.ServerName)), nil
+			}
 			return s.cur.Load().optionsFor(hello.ServerName).config, nil
 		},
 	}

@@ -48,6 +48,23 @@ type TLS struct {
 	// Options are the TLS options by name; DefaultTLSOptions, when
 	// absent, has Traefik's built-in defaults.
 	Options map[string]*TLSOptions
+	// DefaultGenerated is the TLSStore's defaultGeneratedCert: the
+	// default certificate is the one a certificate resolver obtains for
+	// these domains (Default, when set, wins).
+	DefaultGenerated *GeneratedCert
+}
+
+// GeneratedCert asks a certificate resolver for a certificate.
+type GeneratedCert struct {
+	Ref      Ref
+	Resolver string
+	Domain   Domain
+}
+
+// Domain is a certificate subject: its main name and other names.
+type Domain struct {
+	Main string
+	SANs []string
 }
 
 // Certificate is a PEM certificate chain and its key.
@@ -76,6 +93,11 @@ type TLSOptions struct {
 type RouterTLS struct {
 	// Options names the router's TLS options in Snapshot.TLS.Options.
 	Options string
+	// CertResolver names the static certificate resolver
+	// (certificatesResolvers.NAME) that obtains certificates for Domains,
+	// or, without Domains, for the Host() values of the rule.
+	CertResolver string
+	Domains      []Domain
 }
 
 // Router is one HTTP router, as Traefik names and builds it.
@@ -86,7 +108,7 @@ type Router struct {
 	Rule        string
 	Priority    int64
 	Syntax      string // "v2" or "" (v3)
-	Service     string // name in Snapshot.Services
+	Service     string // name in Snapshot.Services; "" for a parent router (see ParentRefs)
 	// Middlewares name, in order, the router's middlewares in
 	// Snapshot.Middlewares (after its entry points' http.middlewares).
 	Middlewares []string
@@ -94,6 +116,24 @@ type Router struct {
 	// without it serves plain connections only (unless its entry point
 	// has http.tls).
 	TLS *RouterTLS
+	// ParentRefs, when set, make the router a child router (Traefik's
+	// multi-layer routing): it is on no entry point of its own, and is
+	// matched, in its parents' own tables, against the requests a parent
+	// took, as the parent's middlewares left them. They name the parents
+	// by router name. A parent router has no Service; Traefik reports
+	// one that has both (and routes to its children).
+	ParentRefs []string
+	// Observability is the route's observability (IngressRoute
+	// routes[].observability); nil, or a nil field, inherits its entry
+	// point's (entryPoints.NAME.observability), which defaults to on.
+	Observability *Observability
+}
+
+// Observability turns access logs, metrics and tracing on or off for a
+// router; TraceVerbosity is "minimal" or "detailed" ("" inherits).
+type Observability struct {
+	AccessLogs, Metrics, Tracing *bool
+	TraceVerbosity               string
 }
 
 // Middleware is one middleware (a Middleware object of one kind).
@@ -201,10 +241,14 @@ const (
 	SANURI     = "URI"
 )
 
-// HealthCheck is an active HTTP health check, with Traefik's defaults
+// HealthCheck is an active health check, with Traefik's defaults
 // applied: GET, interval 30s, unhealthyInterval = interval, timeout 5s,
 // followRedirects true, any 2xx or 3xx status when Status is 0.
 type HealthCheck struct {
+	// Mode is as configured: "grpc" asks the gRPC health protocol
+	// (grpc.health.v1), and Path, Method, Status, Hostname, Headers and
+	// FollowRedirects do not apply; anything else is an HTTP check.
+	Mode              string
 	Scheme            string
 	Path              string
 	Method            string

@@ -4,6 +4,7 @@ import (
 	"go/scanner"
 	"go/token"
 	"strconv"
+	"sync"
 )
 
 // maxDepth bounds the nesting of parentheses and operators. Real rules nest a
@@ -18,9 +19,13 @@ const maxDepth = 1000
 // are skipped. Every call has at least one argument and no argument is empty.
 // Errors are *Error.
 func Parse(rule string) (*Expr, error) {
-	p := &parser{rule: rule}
-	fset := token.NewFileSet()
-	p.file = fset.AddFile("rule", fset.Base(), len(rule))
+	p := parsers.Get().(*parser)
+	defer p.release()
+	p.rule = rule
+	if p.fset == nil || p.fset.Base() > 1<<16 {
+		p.fset = token.NewFileSet() // positions only grow: start over now and then
+	}
+	p.file = p.fset.AddFile("rule", p.fset.Base(), len(rule))
 	p.s.Init(p.file, []byte(rule), p.scanError, 0)
 	p.next()
 	e := p.parseOr(0)
@@ -43,8 +48,19 @@ func Parse(rule string) (*Expr, error) {
 	return e, nil
 }
 
+// parsers are reused: a parser holds a go/scanner.Scanner and a FileSet,
+// which 10k rules would otherwise allocate 10k times per load.
+var parsers = sync.Pool{New: func() any { return new(parser) }}
+
+// release returns p to the pool, keeping its FileSet.
+func (p *parser) release() {
+	*p = parser{fset: p.fset}
+	parsers.Put(p)
+}
+
 type parser struct {
 	rule string
+	fset *token.FileSet
 	file *token.File
 	s    scanner.Scanner
 	err  *Error

@@ -12,6 +12,7 @@ package accesslog
 
 import (
 	"context"
+	"encoding/hex"
 	"encoding/json"
 	"fmt"
 	"io"
@@ -24,6 +25,7 @@ import (
 	"sync"
 	"sync/atomic"
 	"time"
+	"unsafe"
 )
 
 // Config is the static accessLog configuration.
@@ -63,7 +65,7 @@ var FieldNames = []string{"StartUTC", "StartLocal", "Duration", "RouterName", "S
 	"RequestPort", "RequestMethod", "RequestPath", "RequestProtocol", "RequestScheme", "RequestContentSize",
 	"RequestCount", "OriginDuration", "OriginContentSize", "OriginStatus", "DownstreamStatus",
 	"DownstreamContentSize", "GzipRatio", "Overhead", "RetryAttempts", "TLSVersion", "TLSCipher",
-	"TLSClientSubject", "TraceId", "SpanId"}
+	"TLSClientSubject", "TraceId", "SpanId", "trace_id", "span_id"}
 
 // Header is one header line of a record.
 type Header struct{ Name, Value []byte }
@@ -92,9 +94,13 @@ type Record struct {
 	DownstreamContentSize int64
 	RetryAttempts         int
 	TLSVersion, TLSCipher string
-	RequestHeaders        []Header
-	OriginHeaders         []Header
-	DownstreamHeaders     []Header
+	// TraceID and SpanID are the request's trace and entry point span
+	// when it is traced (zero otherwise).
+	TraceID           [16]byte
+	SpanID            [8]byte
+	RequestHeaders    []Header
+	OriginHeaders     []Header
+	DownstreamHeaders []Header
 
 	buf []byte // backing store of the copied slices
 }
@@ -110,6 +116,17 @@ func (r *Record) Copy(b []byte) []byte {
 	start := len(r.buf)
 	r.buf = append(r.buf, b...)
 	return r.buf[start:len(r.buf):len(r.buf)]
+}
+
+// AppendString returns, as a string held by the record until its next
+// Reset, what fill appends to the record's buffer: a field built from
+// parts without allocating once the buffer has grown. The string must not
+// be kept past the Reset.
+func (r *Record) AppendString(fill func([]byte) []byte) string {
+	start := len(r.buf)
+	r.buf = fill(r.buf)
+	b := r.buf[start:]
+	return unsafe.String(unsafe.SliceData(b), len(b))
 }
 
 // Logger writes records. It is safe for concurrent use.
@@ -417,6 +434,12 @@ func (l *Logger) appendJSON(b []byte, r *Record, n uint64) []byte {
 	}
 	if r.TLSVersion != "" {
 		m["TLSVersion"], m["TLSCipher"] = r.TLSVersion, r.TLSCipher
+	}
+	if r.TraceID != [16]byte{} && r.SpanID != [8]byte{} {
+		// Traefik writes both spellings: TraceId and SpanId (deprecated)
+		// and OpenTelemetry's trace_id and span_id.
+		tid, sid := hex.EncodeToString(r.TraceID[:]), hex.EncodeToString(r.SpanID[:])
+		m["TraceId"], m["SpanId"], m["trace_id"], m["span_id"] = tid, sid, tid, sid
 	}
 	if r.RouterName == "" {
 		delete(m, "RouterName")

@@ -193,6 +193,16 @@ func WriteExplainJSON(out io.Writer, what string, x *engine.Explanation, snap *s
 		Status   int      `json:"status,omitempty"`
 		Location string   `json:"location,omitempty"`
 	}
+	type layer struct {
+		Parent      string  `json:"parent"`
+		RoutingPath string  `json:"routingPath"`
+		Router      string  `json:"router,omitempty"`
+		Service     string  `json:"service,omitempty"`
+		Status      int     `json:"status,omitempty"`
+		Reason      string  `json:"reason,omitempty"`
+		Middlewares []step  `json:"middlewares,omitempty"`
+		Routes      []route `json:"routes"`
+	}
 	doc := struct {
 		Request     string   `json:"request"`
 		EntryPoint  string   `json:"entryPoint"`
@@ -205,8 +215,11 @@ func WriteExplainJSON(out io.Writer, what string, x *engine.Explanation, snap *s
 		Reason      string   `json:"reason,omitempty"`
 		Middlewares []step   `json:"middlewares,omitempty"`
 		Forwarded   string   `json:"forwarded,omitempty"`
-		Routes      []route  `json:"routes"`
-		Problems    []string `json:"problems,omitempty"`
+		// Layers are the children tables of a parent router, in order
+		// (multi-layer routing).
+		Layers   []layer  `json:"layers,omitempty"`
+		Routes   []route  `json:"routes"`
+		Problems []string `json:"problems,omitempty"`
 	}{Request: what, EntryPoint: x.EntryPoint, Host: x.Host, RoutingPath: x.Path, Status: x.Status, Reason: x.Reason, Routes: []route{}}
 	if r := x.Router; r != nil {
 		doc.Router, doc.Service = r.Name, r.Service
@@ -218,6 +231,29 @@ func WriteExplainJSON(out io.Writer, what string, x *engine.Explanation, snap *s
 			}
 		}
 		doc.Forwarded = x.Forwarded
+		for _, l := range x.Layers {
+			dl := layer{Parent: l.Parent.Name, RoutingPath: l.Path, Status: l.Status, Reason: l.Reason, Routes: []route{}}
+			if l.Status != 0 {
+				doc.Status = l.Status
+			}
+			if l.Router != nil {
+				dl.Router, dl.Service = l.Router.Name, l.Router.Service
+			}
+			for _, s := range l.Steps {
+				dl.Middlewares = append(dl.Middlewares, step(s))
+				if s.Answered {
+					doc.Status = s.Status
+				}
+			}
+			for _, v := range l.Routes {
+				dl.Routes = append(dl.Routes, route{Router: v.Name, Service: l.Routers[v.Index].Service, Rule: v.Rule, Priority: v.Priority,
+					Candidate: v.Candidate, Matched: v.Matched, Reason: v.Reason})
+			}
+			doc.Layers = append(doc.Layers, dl)
+		}
+		if r, _ := x.Final(); r != nil && r != x.Router {
+			doc.Servers, _ = ServerURLs(snap, r.Service)
+		}
 	}
 	for _, v := range x.Routes {
 		doc.Routes = append(doc.Routes, route{Router: v.Name, Service: x.Routers[v.Index].Service, Rule: v.Rule, Priority: v.Priority,

@@ -52,6 +52,7 @@ type routerInfo struct {
 	Middlewares []string   `json:"middlewares,omitempty"`
 	Service     string     `json:"service,omitempty"`
 	Rule        string     `json:"rule,omitempty"`
+	ParentRefs  []string   `json:"parentRefs,omitempty"`
 	RuleSyntax  string     `json:"ruleSyntax,omitempty"`
 	Priority    int64      `json:"priority,omitempty"`
 	TLS         *routerTLS `json:"tls,omitempty"`
@@ -233,11 +234,32 @@ func newModel(static *engine.Static, rt *engine.Runtime, up func(service, url st
 			served[r] = true
 		}
 	}
+	for i := range snap.Routers {
+		for _, r := range rt.Children(snap.Routers[i].Name) {
+			served[r] = true
+		}
+	}
 	defaults := static.DefaultEntryPoints()
 	for i := range snap.Routers {
 		r := &snap.Routers[i]
-		ri := &routerInfo{Service: r.Service, Rule: r.Rule, RuleSyntax: r.Syntax, Priority: r.Priority, info: info{Status: statusEnabled}}
+		ri := &routerInfo{Service: r.Service, Rule: r.Rule, ParentRefs: r.ParentRefs, RuleSyntax: r.Syntax, Priority: r.Priority, info: info{Status: statusEnabled}}
 		ri.EntryPoints = r.EntryPoints
+		if len(r.ParentRefs) > 0 {
+			// A child router: on no entry point, no model; its priority
+			// is computed when a parent's table takes it.
+			if served[r] {
+				ri.Priority = compile.Route{Rule: r.Rule, Priority: r.Priority}.EffectivePriority()
+			}
+			ri.Middlewares = r.Middlewares
+			if r.TLS != nil {
+				ri.TLS = &routerTLS{Options: strings.TrimSuffix(r.TLS.Options, "@kubernetescrd")}
+			}
+			for _, p := range byRouter[r.Name] {
+				ri.addError(p.msg, !p.warning)
+			}
+			m.routers[r.Name] = ri
+			continue
+		}
 		if len(ri.EntryPoints) == 0 {
 			ri.EntryPoints = defaults // as Traefik's aggregator sets them
 		}
@@ -393,7 +415,7 @@ func newLoadBalancer(sv *spec.Service, servers []spec.Server, up func(service, u
 	if h := l.HealthCheck; h != nil {
 		follow := h.FollowRedirects
 		unhealthy := duration(h.UnhealthyInterval)
-		out.HealthCheck = &healthCheck{Scheme: h.Scheme, Mode: "http", Path: h.Path, Method: h.Method, Status: h.Status, Port: h.Port,
+		out.HealthCheck = &healthCheck{Scheme: h.Scheme, Mode: h.Mode, Path: h.Path, Method: h.Method, Status: h.Status, Port: h.Port,
 			Interval: duration(h.Interval), UnhealthyInterval: &unhealthy, Timeout: duration(h.Timeout), Hostname: h.Hostname,
 			FollowRedirects: &follow, Headers: h.Headers}
 	}

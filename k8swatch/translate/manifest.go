@@ -1,6 +1,8 @@
 package translate
 
 import (
+	"slices"
+
 	corev1 "k8s.io/api/core/v1"
 	discoveryv1 "k8s.io/api/discovery/v1"
 
@@ -12,7 +14,7 @@ import (
 // object's file and line for problem reports (Objects.Where).
 func FromManifest(m *manifest.Objects) *Objects {
 	out := &Objects{}
-	where := map[[3]string]manifest.Source{}
+	where := make(map[[3]string]manifest.Source, len(m.IngressRoutes)+len(m.Middlewares)+len(m.TraefikServices)+len(m.Services)+len(m.Secrets))
 	collect(&out.IngressRoutes, m.IngressRoutes, "IngressRoute", where, func(o *manifest.IngressRoute) (*crd.IngressRoute, string, string, manifest.Source) {
 		return &o.IngressRoute, o.Namespace, o.Name, o.Source
 	})
@@ -56,6 +58,7 @@ func FromManifest(m *manifest.Objects) *Objects {
 // collect appends a pointer to each decoded object to dst and, when where
 // is set, notes the object's place under kind.
 func collect[W, O any](dst *[]*O, src []W, kind string, where map[[3]string]manifest.Source, get func(*W) (*O, string, string, manifest.Source)) {
+	*dst = slices.Grow(*dst, len(src))
 	for i := range src {
 		o, ns, name, s := get(&src[i])
 		*dst = append(*dst, o)

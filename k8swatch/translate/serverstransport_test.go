@@ -333,3 +333,27 @@ func TestServersTransportSharedService(t *testing.T) {
 		t.Errorf("problems:\n%s", all)
 	}
 }
+
+// Plain references (nothing but name and port) are built once per
+// translation; one with options of its own in between rebuilds the
+// service, and the next plain one rebuilds it again, so the last
+// reference still decides.
+func TestPlainReferencesAfterATransport(t *testing.T) {
+	docs := stBase + transportDoc("st", "{}") +
+		"---\napiVersion: traefik.io/v1alpha1\nkind: IngressRoute\nmetadata: {name: r, namespace: default}\nspec:\n  routes:\n" +
+		"  - {match: \"Host(`a.test`)\", services: [{name: whoami, port: 80}]}\n" +
+		"  - {match: \"Host(`b.test`)\", services: [{name: whoami, port: 80, serversTransport: st}]}\n" +
+		"  - {match: \"Host(`c.test`)\", services: [{name: whoami, port: 80}]}\n" +
+		"  - {match: \"Host(`d.test`)\", services: [{name: whoami, port: 80, serversTransport: st}]}\n"
+	snap := Snapshot(decode(t, docs), Options{})
+	sv := snap.Services["default-whoami-80@kubernetescrd"]
+	if sv == nil || sv.LoadBalancer == nil || sv.LoadBalancer.ServersTransport != "default-st@kubernetescrd" {
+		t.Fatalf("service %+v: want the last reference's transport", sv)
+	}
+	if n := strings.Count(problemsOf(snap), "referenced with different serversTransports"); n != 3 {
+		t.Errorf("%d warnings, want one per change of transport (3):\n%s", n, problemsOf(snap))
+	}
+	if len(snap.Routers) != 4 {
+		t.Errorf("%d routers", len(snap.Routers))
+	}
+}

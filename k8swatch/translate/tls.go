@@ -80,8 +80,17 @@ func (t *translator) tlsObjects() {
 				store.Default = cert
 			}
 		}
-		if s.Spec.DefaultGeneratedCert != nil {
-			t.problem(ref, "defaultGeneratedCert needs an ACME resolver, which edgeroute does not have; the self-signed default certificate is used")
+		if g := s.Spec.DefaultGeneratedCert; g != nil {
+			switch {
+			case s.Spec.DefaultCertificate != nil:
+				// As Traefik: the Secret wins.
+				t.warn(ref, "defaultCertificate and defaultGeneratedCert cannot be defined at the same time; defaultCertificate is used")
+			case g.Domain == nil || g.Resolver == "" || g.Domain.Main == "" && len(g.Domain.SANs) == 0:
+				t.warn(ref, "defaultGeneratedCert: the domain or the resolver is missing; it is ignored")
+			default:
+				store.DefaultGenerated = &spec.GeneratedCert{Ref: ref, Resolver: g.Resolver,
+					Domain: spec.Domain{Main: g.Domain.Main, SANs: g.Domain.SANs}}
+			}
 		}
 		for _, c := range s.Spec.Certificates {
 			if cert, err := t.certificate(s.Namespace, c.SecretName); err != nil {
@@ -208,9 +217,6 @@ func (t *translator) tlsOption(o *crd.TLSOption) (*spec.TLSOptions, error) {
 // routerTLS resolves an IngressRoute's tls block for its routers.
 func (t *translator) routerTLS(ir *crd.IngressRoute) (*spec.RouterTLS, error) {
 	tl := ir.Spec.TLS
-	if tl.CertResolver != "" || len(tl.Domains) > 0 {
-		return nil, fmt.Errorf("tls.certResolver and tls.domains need an ACME resolver, which edgeroute does not have")
-	}
 	if tl.SecretName != "" {
 		cert, err := t.certificate(ir.Namespace, tl.SecretName)
 		if err != nil {
@@ -218,7 +224,10 @@ func (t *translator) routerTLS(ir *crd.IngressRoute) (*spec.RouterTLS, error) {
 		}
 		t.addCertificate(*cert)
 	}
-	out := &spec.RouterTLS{Options: spec.DefaultTLSOptions}
+	out := &spec.RouterTLS{Options: spec.DefaultTLSOptions, CertResolver: tl.CertResolver}
+	for _, d := range tl.Domains {
+		out.Domains = append(out.Domains, spec.Domain{Main: d.Main, SANs: d.SANs})
+	}
 	if o := tl.Options; o != nil && o.Name != "" {
 		if strings.Contains(o.Name, "@") {
 			return nil, fmt.Errorf("tls.options %q: cross-provider references are not supported", o.Name)

@@ -120,7 +120,6 @@ spec:
 	for _, tc := range []struct{ docs, want string }{
 		{route("a", "{secretName: missing}"), "tls.secretName: secret default/missing not found"},
 		{route("a", "{options: {name: nope}}"), "tls.options: TLSOption default/nope not found"},
-		{route("a", "{certResolver: le}"), "need an ACME resolver"},
 		{route("a", "{options: {name: strict, namespace: other}}"), "cross-namespace references are not allowed"},
 		{"---\napiVersion: traefik.io/v1alpha1\nkind: TLSOption\nmetadata: {name: bad, namespace: default}\nspec: {minVersion: VersionTLS14}\n" +
 			route("a", "{options: {name: bad}}"), "minVersion \"VersionTLS14\""},

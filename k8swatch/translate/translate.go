@@ -85,6 +85,14 @@ func Translate(objs *Objects, opts Options) (*spec.Snapshot, *Deps) {
 		a, b := irs[i], irs[j]
 		return a.Namespace < b.Namespace || a.Namespace == b.Namespace && a.Name < b.Name
 	})
+	n := 0
+	for _, ir := range irs {
+		n += len(ir.Spec.Routes)
+	}
+	t.snap.Routers = slices.Grow(t.snap.Routers, n)
+	if len(t.routerAt) == 0 {
+		t.routerAt = make(map[string]int, n)
+	}
 	for _, ir := range irs {
 		t.ingressRoute(ir)
 	}
@@ -116,6 +124,11 @@ type translator struct {
 	// tsFailed are the TraefikServices that could not be built, by
 	// service name, with why.
 	tsFailed map[string]error
+	// plainServices are the services built from a reference with nothing
+	// but a Service's name, namespace and port, by ns/name/port: every
+	// further such reference is the same service (10k routes to one
+	// Service build it once, not 10k times).
+	plainServices map[string]string
 }
 
 func key(ns, name string) string { return ns + "/" + name }
@@ -232,6 +245,12 @@ func (t *translator) ingressRoute(ir *crd.IngressRoute) {
 	if name == "" {
 		name = ir.GenerateName
 	}
+	parents, err := t.parentRouters(ir)
+	if err != nil {
+		// As in Traefik, none of the IngressRoute's routes is built.
+		t.problem(t.ref("IngressRoute", ir.Namespace, name, 0), "%v", err)
+		return
+	}
 	for i, route := range ir.Spec.Routes {
 		ref := t.ref("IngressRoute", ir.Namespace, name, i+1)
 		if route.Kind != "" && route.Kind != crd.RouteKindRule {
@@ -255,10 +274,6 @@ func (t *translator) ingressRoute(ir *crd.IngressRoute) {
 				continue
 			}
 		}
-		if len(ir.Spec.ParentRefs) > 0 {
-			t.problem(ref, "parentRefs (child routers) are not supported yet")
-			continue
-		}
 		key := routerName(ir.Namespace, name, route.Match)
 		r := spec.Router{
 			Name:        key + ProviderSuffix,
@@ -269,6 +284,12 @@ func (t *translator) ingressRoute(ir *crd.IngressRoute) {
 			Syntax:      route.Syntax,
 			Middlewares: mws,
 			TLS:         rtls,
+			ParentRefs:  parents,
+			// Traefik refuses it on child routers (per-router
+			// observability itself is not applied by edgeroute).
+		}
+		if o := route.Observability; o != nil {
+			r.Observability = &spec.Observability{AccessLogs: o.AccessLogs, Metrics: o.Metrics, Tracing: o.Tracing, TraceVerbosity: o.TraceVerbosity}
 		}
 		svc, err := t.routeService(ir.Namespace, key, route.Services)
 		if err != nil {
@@ -307,7 +328,9 @@ func (t *translator) routeMiddlewares(ns string, refs []crd.MiddlewareRef) ([]st
 func (t *translator) routeService(ns, routerKey string, services []crd.Service) (string, error) {
 	switch len(services) {
 	case 0:
-		return "", errors.New("route has no service and no child routers")
+		// A parent router, or an error the engine reports with Traefik's
+		// words when no route names it in parentRefs.
+		return "", nil
 	case 1:
 		return t.service(ns, services[0].LoadBalancerSpec, nil)
 	}
@@ -487,6 +510,36 @@ func cookie(c *crd.Cookie) *spec.Cookie {
 
 // kubernetesService builds a servers load balancer for one Service port.
 func (t *translator) kubernetesService(lb crd.LoadBalancerSpec) (string, error) {
+	memo := lb.Namespace + "/" + lb.Name + "/" + lb.Port.String()
+	plain := isPlainReference(&lb)
+	if name, ok := t.plainServices[memo]; ok && plain {
+		t.deps.add(lb, name)
+		return name, nil
+	}
+	name, err := t.buildKubernetesService(lb)
+	if t.plainServices == nil {
+		t.plainServices = map[string]string{}
+	}
+	if err == nil && plain {
+		t.plainServices[memo] = name
+	} else {
+		// A reference with options of its own rebuilds the service (the
+		// last reference's options apply, with a warning): the next plain
+		// one must rebuild it too.
+		delete(t.plainServices, memo)
+	}
+	return name, err
+}
+
+// isPlainReference reports whether a service reference sets nothing that
+// shapes the built service but the Service and its port.
+func isPlainReference(lb *crd.LoadBalancerSpec) bool {
+	return lb.Scheme == "" && lb.Strategy == "" && lb.PassHostHeader == nil && lb.ResponseForwarding == nil &&
+		lb.ServersTransport == "" && lb.NativeLB == nil && !lb.NodePortLB && lb.HealthCheck == nil &&
+		lb.PassiveHealthCheck == nil && lb.Sticky == nil && len(lb.Middlewares) == 0
+}
+
+func (t *translator) buildKubernetesService(lb crd.LoadBalancerSpec) (string, error) {
 	strategy := "wrr"
 	switch lb.Strategy {
 	case "", "RoundRobin", crd.BalancerStrategyWRR:
@@ -532,7 +585,7 @@ func (t *translator) kubernetesService(lb crd.LoadBalancerSpec) (string, error) 
 	if lb.Sticky != nil && lb.Sticky.Cookie != nil {
 		def.Sticky = cookie(lb.Sticky.Cookie)
 	}
-	if def.HealthCheck, err = healthCheck(lb); err != nil {
+	if def.HealthCheck, err = t.healthCheck(lb); err != nil {
 		return "", fmt.Errorf("service %s/%s: healthCheck: %w", lb.Namespace, lb.Name, err)
 	}
 	if p := lb.PassiveHealthCheck; p != nil {
@@ -560,15 +613,40 @@ func (t *translator) kubernetesService(lb crd.LoadBalancerSpec) (string, error) 
 
 // healthCheck applies Traefik's defaults to an active health check. The
 // provider allows one only on ExternalName services (checked by servers).
-func healthCheck(lb crd.LoadBalancerSpec) (*spec.HealthCheck, error) {
+// The mode is kept as written, as Traefik keeps it: "grpc" is the gRPC
+// health protocol, anything else an HTTP check; what Traefik does
+// without a word, edgeroute also does, with a warning.
+func (t *translator) healthCheck(lb crd.LoadBalancerSpec) (*spec.HealthCheck, error) {
 	h := lb.HealthCheck
 	if h == nil {
 		return nil, nil
 	}
-	if h.Mode != "" && h.Mode != "http" {
-		return nil, fmt.Errorf("mode %q is not supported by edgeroute yet (only http)", h.Mode)
+	warn := func(format string, args ...any) {
+		t.warn(t.ref("Service", lb.Namespace, lb.Name, 0), "service %s/%s: healthCheck: "+format, append([]any{lb.Namespace, lb.Name}, args...)...)
 	}
-	hc := &spec.HealthCheck{Scheme: h.Scheme, Path: h.Path, Method: h.Method, Status: h.Status, Port: h.Port,
+	switch h.Mode {
+	case "", "http":
+	case "grpc":
+		if h.Scheme != "" && h.Scheme != "http" && h.Scheme != "h2c" {
+			warn("mode grpc with scheme %q: as in Traefik, whose gRPC check dials only plaintext (h2c) and sets no TLS credentials otherwise, every check fails (grpc: no transport security set) and the servers stay down", h.Scheme)
+		}
+		var ignored []string
+		for _, f := range []struct {
+			name string
+			set  bool
+		}{{"path", h.Path != ""}, {"method", h.Method != ""}, {"status", h.Status != 0}, {"hostname", h.Hostname != ""},
+			{"headers", len(h.Headers) > 0}, {"followRedirects", h.FollowRedirects != nil}} {
+			if f.set {
+				ignored = append(ignored, f.name)
+			}
+		}
+		if len(ignored) > 0 {
+			warn("mode grpc does not use %s (Traefik ignores them too)", strings.Join(ignored, ", "))
+		}
+	default:
+		warn("mode %q is neither http nor grpc: the check runs in http mode, as in Traefik", h.Mode)
+	}
+	hc := &spec.HealthCheck{Mode: h.Mode, Scheme: h.Scheme, Path: h.Path, Method: h.Method, Status: h.Status, Port: h.Port,
 		Hostname: h.Hostname, Headers: h.Headers, Interval: 30 * time.Second, Timeout: 5 * time.Second, FollowRedirects: true}
 	if h.FollowRedirects != nil {
 		hc.FollowRedirects = *h.FollowRedirects

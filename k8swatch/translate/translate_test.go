@@ -54,8 +54,10 @@ func TestTraefikExpectations(t *testing.T) {
 		t.Fatalf("simple.yml: %v %v", snap.Routers, snap.Problems)
 	}
 	r := snap.Routers[0]
+	yes := true
 	want := spec.Router{Name: "default-test-route-6b204d94623b3df4370c@kubernetescrd", EntryPoints: []string{"foo"},
-		Rule: "Host(`foo.com`) && PathPrefix(`/bar`)", Priority: 12, Service: "default-whoami-80@kubernetescrd"}
+		Rule: "Host(`foo.com`) && PathPrefix(`/bar`)", Priority: 12, Service: "default-whoami-80@kubernetescrd",
+		Observability: &spec.Observability{AccessLogs: &yes, Metrics: &yes, Tracing: &yes}}
 	r.Ref = spec.Ref{}
 	if !reflect.DeepEqual(r, want) {
 		t.Errorf("simple.yml router:\n got %+v\nwant %+v", r, want)
@@ -102,7 +104,7 @@ func TestEveryFixture(t *testing.T) {
 		for _, opts := range []Options{{}, {AllowCrossNamespace: true, AllowExternalNameServices: true, AllowEmptyServices: true}} {
 			snap := Snapshot(objs, opts)
 			for _, r := range snap.Routers {
-				if snap.Services[r.Service] == nil {
+				if r.Service != "" && snap.Services[r.Service] == nil { // "": a parent router
 					t.Errorf("%s: router %s refers to missing service %s", e.Name(), r.Name, r.Service)
 				}
 				if !strings.HasSuffix(r.Name, ProviderSuffix) {
