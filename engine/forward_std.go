@@ -38,7 +38,7 @@ func forwardStd(ctx *fasthttp.RequestCtx, st *reqState, u *upstream) error {
 	// reusing the RequestCtx for the next one.
 	rctx := u.ctx
 	if stream != nil {
-		rctx = stream.r.Context()
+		rctx = stream.context()
 	}
 	hreq, err := http.NewRequestWithContext(rctx, string(h.Method()), u.base+string(st.uri), body)
 	if err != nil {

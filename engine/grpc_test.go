@@ -99,6 +99,12 @@ func checkGRPC(t *testing.T, what string, conn *grpc.ClientConn, hs *health.Serv
 // on the client side, to h2c and TLS upstreams; a dead upstream gives a
 // gRPC UNAVAILABLE status, not an HTTP error.
 func TestGRPC(t *testing.T) {
+	for _, impl := range h2Impls {
+		t.Run(impl, func(t *testing.T) { testGRPC(t, impl) })
+	}
+}
+
+func testGRPC(t *testing.T, impl string) {
 	ca := newTestCA(t)
 	h2cAddr, h2cHealth := grpcBackend(t, nil)
 	tlsCert := ca.ipCert(t)
@@ -120,7 +126,7 @@ func TestGRPC(t *testing.T) {
 	}
 	snap := withMiddlewares(lbSnap(routers, map[string]string{"h2c": "h2c://" + h2cAddr, "tls": "https://" + tlsAddr, "dead": "h2c://" + deadAddr}),
 		mwDef("hdr@kubernetescrd", "headers", `{"customResponseHeaders":{"X-Edge":"1"}}`))
-	s, _ := startServer(t, snap, "--serversTransport.rootCAs="+caFile)
+	s, _ := startServer(t, snap, "--serversTransport.rootCAs="+caFile, h2ImplArg(impl))
 	addr := s.Addr("web")
 
 	dial := func(authority string, creds credentials.TransportCredentials) *grpc.ClientConn {
@@ -213,13 +219,19 @@ func grpcWebCall(t *testing.T, c *http.Client, url, host, ct string, msg []byte)
 // error, and a gRPC route without the middleware still gets its trailers
 // on HTTP/1.1 (chunked) when a middleware changes the response.
 func TestGRPCWeb(t *testing.T) {
+	for _, impl := range h2Impls {
+		t.Run(impl, func(t *testing.T) { testGRPCWeb(t, impl) })
+	}
+}
+
+func testGRPCWeb(t *testing.T, impl string) {
 	addr, _ := grpcBackend(t, nil)
 	snap := withMiddlewares(lbSnap([]spec.Router{
 		{Name: "web", Rule: "Host(`web.test`)", Service: "g", Middlewares: []string{"gw@kubernetescrd"}},
 		{Name: "web-tls", Rule: "Host(`web.test`)", Service: "g", Middlewares: []string{"gw@kubernetescrd"}, TLS: &spec.RouterTLS{Options: spec.DefaultTLSOptions}},
 	}, map[string]string{"g": "h2c://" + addr}),
 		mwDef("gw@kubernetescrd", "grpcWeb", `{"allowOrigins":["*"]}`))
-	s, base := startServer(t, snap)
+	s, base := startServer(t, snap, h2ImplArg(impl))
 	h2 := &http.Client{Transport: &http.Transport{ForceAttemptHTTP2: true,
 		TLSClientConfig: &tls.Config{ServerName: "web.test", InsecureSkipVerify: true}}}
 	tlsBase := "https://" + s.Addr("web")

@@ -22,16 +22,33 @@ import (
 // tables, routing path, 421 check, balancers and forwarding. Only the
 // framing differs.
 
-// h2Limits follow Traefik's entryPoints.NAME.http2 defaults.
-var h2Limits = &http.HTTP2Config{
-	MaxConcurrentStreams:          250,
-	MaxDecoderHeaderTableSize:     4096,
-	MaxEncoderHeaderTableSize:     4096,
-	MaxReadFrameSize:              1 << 20,
-	MaxReceiveBufferPerConnection: 1 << 20,
-	MaxReceiveBufferPerStream:     1 << 20,
-	SendPingTimeout:               15 * time.Second,
-	PingTimeout:                   15 * time.Second,
+// h2ConfigFor is the HTTP/2 configuration Traefik gives Go's server:
+// the entry point's http2 keys (maxConcurrentStreams and the two HPACK
+// table sizes, 0 meaning Go's default), Go's defaults for the rest.
+func h2ConfigFor(ep *EntryPoint) *http.HTTP2Config {
+	orDefault := func(v, def int) int {
+		if v <= 0 {
+			return def
+		}
+		return v
+	}
+	// A connection that takes no byte for writeTimeout is closed. The
+	// stream's WriteTimeout ends the stream, not a frame write the
+	// client's socket refuses: a client that stops reading (and keeps
+	// sending frames, so the ping timeout never fires) would hold the
+	// connection for good. Not in Traefik, which leaves net/http's
+	// WriteByteTimeout at 0.
+	return &http.HTTP2Config{
+		WriteByteTimeout:              max(ep.WriteTimeout, 0),
+		MaxConcurrentStreams:          orDefault(ep.HTTP2.MaxConcurrentStreams, 250),
+		MaxDecoderHeaderTableSize:     orDefault(ep.HTTP2.MaxDecoderHeaderTableSize, 4096),
+		MaxEncoderHeaderTableSize:     orDefault(ep.HTTP2.MaxEncoderHeaderTableSize, 4096),
+		MaxReadFrameSize:              1 << 20,
+		MaxReceiveBufferPerConnection: 1 << 20,
+		MaxReceiveBufferPerStream:     1 << 20,
+		SendPingTimeout:               15 * time.Second,
+		PingTimeout:                   15 * time.Second,
+	}
 }
 
 type connKey struct{}
@@ -42,11 +59,17 @@ func newH2Server(ep *EntryPoint, handler fasthttp.RequestHandler, errorLog *log.
 	p.SetHTTP2(true)
 	p.SetUnencryptedHTTP2(true) // h2c with prior knowledge, on plain connections
 	return &http.Server{
-		Protocols:         &p,
-		HTTP2:             h2Limits,
+		Protocols: &p,
+		HTTP2:     h2ConfigFor(ep),
+		// On HTTP/2, ReadTimeout and WriteTimeout bound each stream (its
+		// request body, its response) as in Traefik, which sets both on
+		// its net/http server; fasthttp applies them per request on
+		// HTTP/1.1.
 		ReadHeaderTimeout: ep.ReadTimeout,
+		ReadTimeout:       ep.ReadTimeout,
+		WriteTimeout:      ep.WriteTimeout,
 		IdleTimeout:       ep.IdleTimeout,
-		MaxHeaderBytes:    32 << 10,
+		MaxHeaderBytes:    h2MaxHeaderBytes,
 		ConnContext: func(ctx context.Context, c net.Conn) context.Context {
 			return context.WithValue(ctx, connKey{}, c)
 		},

@@ -2,6 +2,7 @@ package engine
 
 import (
 	"bytes"
+	"context"
 	"net/http"
 
 	"github.com/valyala/fasthttp"
@@ -12,9 +13,10 @@ import (
 // client directly, trailers included, without a detour through
 // fasthttp's response.
 type h2Stream struct {
-	w    http.ResponseWriter
+	w    http.ResponseWriter // the net/http front door's stream
 	r    *http.Request
-	done bool // the response was relayed
+	n    *h2nStream // or the native front door's
+	done bool       // the response was relayed
 	// status, bytes and grpcStatus are what was relayed, for metrics.
 	status     int
 	bytes      int64
@@ -28,9 +30,22 @@ func h2StreamOf(ctx *fasthttp.RequestCtx) *h2Stream {
 	return s
 }
 
+// context is the stream's context, for the upstream request: cancelled
+// when the client resets the stream or the handler returns.
+func (s *h2Stream) context() context.Context {
+	if s.n != nil {
+		return s.n.context()
+	}
+	return s.r.Context()
+}
+
 // relay writes resp to the stream: headers, the body flushed after every
 // read (a gRPC message must not wait in a buffer), then the trailers.
 func (s *h2Stream) relay(resp *http.Response) {
+	if s.n != nil {
+		s.n.relay(resp)
+		return
+	}
 	defer resp.Body.Close()
 	s.done = true
 	hdr := s.w.Header()

@@ -89,7 +89,14 @@ type listener struct {
 	h2      net.Listener // its TLS connections that negotiated h2
 	h2c     net.Listener // its plain connections that opened with the HTTP/2 preface
 	srv     *fasthttp.Server
-	h2srv   *http.Server
+	h2srv   h2FrontDoor
+}
+
+// h2FrontDoor serves an entry point's HTTP/2 connections: Go's
+// net/http server (std) or edgeroute's own (native, h2native.go).
+type h2FrontDoor interface {
+	Serve(net.Listener) error
+	Shutdown(context.Context) error
 }
 
 // NewServer prepares a server; it listens only when Listen is called, after
@@ -188,7 +195,11 @@ func (s *Server) Listen() error {
 			Logger:                        fasthttpLogger{s.log},
 			ErrorHandler:                  s.refuser(l),
 		}
-		l.h2srv = newH2Server(ep, l.srv.Handler, slog.NewLogLogger(s.log.Handler(), slog.LevelDebug))
+		if ep.HTTP2.Implementation == "std" {
+			l.h2srv = newH2Server(ep, l.srv.Handler, slog.NewLogLogger(s.log.Handler(), slog.LevelDebug))
+		} else {
+			l.h2srv = newH2Native(ep, l.srv.Handler, s.log)
+		}
 		if s.metrics != nil {
 			srv := l.srv
 			s.metrics.OpenConnections(name, func() int { return int(srv.GetOpenConnectionsCount()) })

@@ -177,6 +177,21 @@ type EntryPoint struct {
 	// its routers' access logs, metrics and tracing (nil: all on,
 	// minimal verbosity).
 	Observability *spec.Observability
+	// HTTP2 is entryPoints.NAME.http2.
+	HTTP2 EntryPointHTTP2
+}
+
+// EntryPointHTTP2 is entryPoints.NAME.http2: Traefik's three limits (0
+// is Go's default: 250 streams, 4096-byte tables) and which HTTP/2 front
+// door serves the entry point.
+type EntryPointHTTP2 struct {
+	MaxConcurrentStreams      int
+	MaxDecoderHeaderTableSize int
+	MaxEncoderHeaderTableSize int
+	// Implementation is "native" (edgeroute's own framing, the
+	// default) or "std" (Go's net/http server), kept for one release
+	// to compare and fall back.
+	Implementation string
 }
 
 // EntryPointTLS is entryPoints.NAME.http.tls.
@@ -219,6 +234,7 @@ func newEntryPoint(name string) *EntryPoint {
 		SanitizePath: true,
 		ReadTimeout:  60 * time.Second,
 		IdleTimeout:  180 * time.Second,
+		HTTP2:        EntryPointHTTP2{Implementation: "native"},
 	}
 }
 
@@ -380,6 +396,18 @@ func (s *Static) set(key, val string) error {
 		*dst = b
 		return nil
 	}
+	// nonNegative reads an int32 that Traefik refuses below zero.
+	nonNegative := func(dst *int, what string) error {
+		n, err := strconv.ParseInt(val, 10, 32)
+		if err != nil {
+			return bad(err)
+		}
+		if n < 0 {
+			return bad(fmt.Errorf("%s value must be greater than or equal to zero", what))
+		}
+		*dst = int(n)
+		return nil
+	}
 	duration := func(dst *time.Duration) error {
 		d, err := spec.ParseDuration(val)
 		if err != nil {
@@ -487,6 +515,19 @@ func (s *Static) set(key, val string) error {
 			return duration(&ep.WriteTimeout)
 		case "transport.respondingtimeouts.idletimeout":
 			return duration(&ep.IdleTimeout)
+		case "http2.maxconcurrentstreams":
+			return nonNegative(&ep.HTTP2.MaxConcurrentStreams, "max concurrent streams")
+		case "http2.maxdecoderheadertablesize":
+			return nonNegative(&ep.HTTP2.MaxDecoderHeaderTableSize, "max decoder header table size")
+		case "http2.maxencoderheadertablesize":
+			return nonNegative(&ep.HTTP2.MaxEncoderHeaderTableSize, "max encoder header table size")
+		case "http2.implementation":
+			switch v := strings.ToLower(val); v {
+			case "native", "std":
+				ep.HTTP2.Implementation = v
+				return nil
+			}
+			return bad(errors.New(`the HTTP/2 implementation is "native" or "std"`))
 		case "transport.lifecycle.gracetimeout":
 			return duration(&s.GraceTimeout) // the longest entry point's wins
 		}

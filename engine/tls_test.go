@@ -215,6 +215,12 @@ func TestTLSClientAuth(t *testing.T) {
 // HTTP/2 over TLS (ALPN h2) goes through the same routing, TLS options
 // check and forwarding as HTTP/1.1; request and response bodies stream.
 func TestHTTP2(t *testing.T) {
+	for _, impl := range h2Impls {
+		t.Run(impl, func(t *testing.T) { testHTTP2(t, impl) })
+	}
+}
+
+func testHTTP2(t *testing.T, impl string) {
 	ca := newTestCA(t)
 	ln, _ := net.Listen("tcp", "127.0.0.1:0")
 	up := &http.Server{Handler: http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
@@ -232,7 +238,7 @@ func TestHTTP2(t *testing.T) {
 	})}
 	go up.Serve(ln)
 	t.Cleanup(func() { up.Close() })
-	s, _ := startServer(t, tlsSnap(ca, t, "http://"+ln.Addr().String()))
+	s, _ := startServer(t, tlsSnap(ca, t, "http://"+ln.Addr().String()), h2ImplArg(impl))
 	addr := s.Addr("web")
 	client := &http.Client{Timeout: 10 * time.Second, Transport: &http.Transport{ForceAttemptHTTP2: true,
 		TLSClientConfig: &tls.Config{ServerName: "a.test", InsecureSkipVerify: true}}}
@@ -293,8 +299,14 @@ func TestHTTP2(t *testing.T) {
 // Cleartext HTTP/2 with prior knowledge on a plain entry point reaches the
 // plain routers; HTTP/1.1 on the same port still works, POST included.
 func TestH2C(t *testing.T) {
+	for _, impl := range h2Impls {
+		t.Run(impl, func(t *testing.T) { testH2C(t, impl) })
+	}
+}
+
+func testH2C(t *testing.T, impl string) {
 	ca := newTestCA(t)
-	s, base := startServer(t, tlsSnap(ca, t, backend(t, "a")))
+	s, base := startServer(t, tlsSnap(ca, t, backend(t, "a")), h2ImplArg(impl))
 	addr := s.Addr("web")
 	var p http.Protocols
 	p.SetUnencryptedHTTP2(true)

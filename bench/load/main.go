@@ -290,6 +290,7 @@ spec:
 		hapLines = append(hapLines, hapKey+" up")
 		sc.hosts, sc.paths, sc.headers, sc.methods = append(sc.hosts, host), append(sc.paths, path), append(sc.headers, hdr), append(sc.methods, method)
 	}
+	routes := ir.Len() // the IngressRoute ends here: its tls goes before the middlewares
 	ir.WriteString(benchMiddlewares)
 	if sc.variant == "auth" {
 		hash, err := bcrypt.GenerateFromPassword([]byte("bench"), bcrypt.DefaultCost)
@@ -302,7 +303,7 @@ spec:
 		return err
 	}
 	if sc.cert != nil {
-		if err := sc.writeTLSManifests(ir.String()); err != nil {
+		if err := sc.writeTLSManifests(ir.String()[:routes], ir.String()[routes:]); err != nil {
 			return err
 		}
 	}

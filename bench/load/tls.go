@@ -137,16 +137,16 @@ func (c *benchCert) clientConfig() *tls.Config {
 }
 
 // writeTLSManifests writes edgeroute's TLS configuration: the HTTP one
-// (ir) with tls on the IngressRoute, the certificate's Secret, the default
-// TLSStore serving it, and default TLS options without session tickets.
-func (sc *scenario) writeTLSManifests(ir string) error {
+// (ir, then the objects after the IngressRoute) with tls on the
+// IngressRoute, the certificate's Secret, the default TLSStore serving it,
+// and default TLS options without session tickets.
+func (sc *scenario) writeTLSManifests(ir, rest string) error {
 	dir := filepath.Join(sc.dir, "manifests-tls")
 	if err := os.MkdirAll(dir, 0o755); err != nil {
 		return err
 	}
 	b := base64.StdEncoding.EncodeToString
-	doc := ir + `  tls: {secretName: bench-cert}
----
+	doc := ir + "  tls: {secretName: bench-cert}\n" + rest + `---
 apiVersion: v1
 kind: Secret
 metadata: {name: bench-cert, namespace: bench}
