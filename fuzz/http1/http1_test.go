@@ -266,13 +266,23 @@ func (r request) String() string {
 // cannot read, or one after which a server closes (Connection: close,
 // HTTP/1.0 without keep-alive).
 //
-// One known difference is read as the proxy reads it: net/http refuses
-// "Transfer-Encoding: identity" (501), fasthttp ignores it and frames by
-// Content-Length, then closes (the smuggling table's "TE identity with
-// CL", reframed). Such a request is framed without that line.
+// Two known differences are read as the proxy reads them (Traefik, on
+// net/http, answers both 400 or 501; edgeroute serves them):
+//   - net/http refuses "Transfer-Encoding: identity" (501), fasthttp
+//     ignores it and frames by Content-Length, then closes (the smuggling
+//     table's "TE identity with CL", reframed): such a request is framed
+//     without that line;
+//   - fasthttp skips empty lines (CRLF or LF) before a request line, as
+//     RFC 9112 §2.2 allows; net/http answers 400: they are skipped.
 func frame(input []byte) []request {
 	var out []request
-	for len(input) > 0 {
+	for {
+		for len(input) > 0 && input[0] == '\n' || len(input) > 1 && input[0] == '\r' && input[1] == '\n' {
+			input = input[bytes.IndexByte(input, '\n')+1:]
+		}
+		if len(input) == 0 {
+			return out
+		}
 		r := bytes.NewReader(input)
 		br := bufio.NewReader(r)
 		req, err := http.ReadRequest(br)
@@ -295,7 +305,6 @@ func frame(input []byte) []request {
 		}
 		input = input[int(r.Size())-r.Len()-br.Buffered():]
 	}
-	return out
 }
 
 // dropIdentity removes the "Transfer-Encoding: identity" lines of the
