@@ -392,13 +392,15 @@ func sameTarget(got, want string) bool {
 // responses frames what the client read, strictly; framed gives the
 // methods (a HEAD response has no body). Interim 1xx answers are dropped.
 func responses(out []byte, framed []request) ([]*message, error) {
-	r := &reader{br: bufio.NewReader(bytes.NewReader(out))}
+	src := bytes.NewReader(out)
+	r := &reader{br: bufio.NewReader(src)}
 	var resps []*message
 	for {
 		method := ""
 		if n := len(resps); n < len(framed) {
 			method = framed[n].method
 		}
+		off := len(out) - src.Len() - r.br.Buffered()
 		m, status, err := r.readResponse(method)
 		if err == io.EOF {
 			return resps, nil
@@ -409,12 +411,23 @@ func responses(out []byte, framed []request) ([]*message, error) {
 		if status < 200 {
 			continue
 		}
-		resps = append(resps, m)
 		if closes(m) {
-			if rest, _ := io.ReadAll(r.br); len(rest) > 0 {
+			rest, _ := io.ReadAll(r.br)
+			if len(rest) > 0 && method == "HEAD" {
+				// A server that could not read the request could not
+				// know it was HEAD: its refusal has a body (until close).
+				r = &reader{br: bufio.NewReader(bytes.NewReader(out[off:]))}
+				if m, _, err = r.readResponse(""); err != nil {
+					return resps, fmt.Errorf("answer %d: %w (%q)", len(resps)+1, err, r.raw.Bytes())
+				}
+				rest, _ = io.ReadAll(r.br)
+			}
+			resps = append(resps, m)
+			if len(rest) > 0 {
 				return resps, fmt.Errorf("%q after an answer that closes the connection", rest)
 			}
 			return resps, nil
 		}
+		resps = append(resps, m)
 	}
 }
