@@ -35,6 +35,7 @@ import (
 	"net"
 	"net/http"
 	"net/url"
+	"slices"
 	"strconv"
 	"strings"
 	"sync"
@@ -268,14 +269,19 @@ func (r request) String() string {
 // cannot read, or one after which a server closes (Connection: close,
 // HTTP/1.0 without keep-alive).
 //
-// Two known differences are read as the proxy reads them (Traefik, on
-// net/http, answers both 400 or 501; edgeroute serves them):
+// Known differences, where Traefik (on net/http) refuses a request that
+// edgeroute serves, are read as the proxy reads them (reported; none lets
+// the proxy and the backend frame a request differently):
 //   - net/http refuses "Transfer-Encoding: identity" (501), fasthttp
-//     ignores it and frames by Content-Length, then closes (the smuggling
-//     table's "TE identity with CL", reframed): such a request is framed
-//     without that line;
+//     ignores it and frames by Content-Length (the smuggling table's "TE
+//     identity with CL", reframed): such a request is framed without
+//     that line;
 //   - fasthttp skips empty lines (CRLF or LF) before a request line, as
-//     RFC 9112 §2.2 allows; net/http answers 400: they are skipped.
+//     RFC 9112 §2.2 allows; net/http answers 400: they are skipped;
+//   - an absolute-form target whose authority net/http's URL parser
+//     refuses ("http://#/", "http://a%zz/") is served (the authority
+//     becomes the forwarded Host); net/http answers 400: it is framed
+//     with the authority "x".
 func frame(input []byte) []request {
 	var out []request
 	for {
@@ -288,13 +294,18 @@ func frame(input []byte) []request {
 		r := bytes.NewReader(input)
 		br := bufio.NewReader(r)
 		req, err := http.ReadRequest(br)
-		rewritten := false
-		if err != nil && strings.Contains(err.Error(), `unsupported transfer encoding: "identity"`) {
-			if fixed, ok := dropIdentity(input); ok {
-				rewritten = true
-				r = bytes.NewReader(fixed)
-				br = bufio.NewReader(r)
-				req, err = http.ReadRequest(br)
+		for _, rewrite := range []func([]byte, error) ([]byte, bool){dropIdentity, plainAuthority} {
+			if err == nil {
+				break
+			}
+			fixed, ok := rewrite(input, err)
+			if !ok {
+				continue
+			}
+			r2 := bytes.NewReader(fixed)
+			br2 := bufio.NewReader(r2)
+			if req2, err2 := http.ReadRequest(br2); err2 == nil {
+				input, r, br, req, err = fixed, r2, br2, req2, nil
 			}
 		}
 		if err != nil {
@@ -302,16 +313,40 @@ func frame(input []byte) []request {
 		}
 		body, err := io.ReadAll(req.Body)
 		out = append(out, request{method: req.Method, target: req.RequestURI, host: req.Host, body: body, complete: err == nil})
-		if err != nil || req.Close || rewritten { // fasthttp closes after such a request
+		if err != nil || req.Close {
 			return out
 		}
 		input = input[int(r.Size())-r.Len()-br.Buffered():]
 	}
 }
 
+// plainAuthority replaces the authority of an absolute-form target in
+// the request line input starts with.
+func plainAuthority(input []byte, _ error) ([]byte, bool) {
+	end := bytes.IndexByte(input, '\n')
+	if end < 0 {
+		return nil, false
+	}
+	method, rest, ok := bytes.Cut(input[:end], []byte(" "))
+	i := bytes.Index(rest, []byte("://"))
+	if !ok || i < 0 || !strings.EqualFold(string(rest[:i]), "http") && !strings.EqualFold(string(rest[:i]), "https") {
+		return nil, false
+	}
+	auth := rest[i+3:]
+	j := bytes.IndexAny(auth, "/? ")
+	if j < 0 {
+		return nil, false
+	}
+	line := slices.Concat(method, []byte(" "), rest[:i+3], []byte("x"), auth[j:])
+	return slices.Concat(line, input[end:]), true
+}
+
 // dropIdentity removes the "Transfer-Encoding: identity" lines of the
 // first header block of input (which then starts the input returned).
-func dropIdentity(input []byte) ([]byte, bool) {
+func dropIdentity(input []byte, err error) ([]byte, bool) {
+	if !strings.Contains(err.Error(), `unsupported transfer encoding: "identity"`) {
+		return nil, false
+	}
 	end := bytes.Index(input, []byte("\r\n\r\n"))
 	if end < 0 {
 		return nil, false
