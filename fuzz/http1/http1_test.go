@@ -171,7 +171,7 @@ func (fx *fixture) run(t *testing.T, input []byte) []string {
 	}
 
 	// The forwarded requests, in order, are framed ones.
-	next := 0
+	next, diverged := 0, false
 	for i, f := range fwd {
 		if f.bad != "" {
 			fail("the backend received bytes it cannot frame (%s):%s", f.bad, describe(fwd))
@@ -187,13 +187,21 @@ func (fx *fixture) run(t *testing.T, input []byte) []string {
 		for k < len(framed) && !matches(f, framed[k]) {
 			k++
 		}
+		if k == len(framed) && knownChunkBug {
+			for k = next; k < len(framed) && !overrun(f, framed[k]); k++ {
+			}
+			if k < len(framed) {
+				diverged = true
+				break // the proxy's framing of the rest is that bug's too
+			}
+		}
 		if k == len(framed) {
 			fail("the backend received a request the client did not frame: %s\nclient framing: %s", f, framed)
 			continue
 		}
 		next = k + 1
 	}
-	if len(fwd) > len(framed) {
+	if len(fwd) > len(framed) && !diverged {
 		fail("the backend received %d requests, the client framed %d", len(fwd), len(framed))
 	}
 
@@ -202,7 +210,7 @@ func (fx *fixture) run(t *testing.T, input []byte) []string {
 	if perr != nil && !reset {
 		fail("the client cannot read the proxy's answers: %v\nread: %q", perr, out)
 	}
-	if len(resps) > len(framed)+1 {
+	if len(resps) > len(framed)+1 && !diverged {
 		fail("the client got %d answers to %d framed requests: %q", len(resps), len(framed), out)
 	}
 	answered := map[string]bool{}
@@ -385,6 +393,25 @@ func matches(f *forwarded, r request) bool {
 // client re-parses the URI with that Host. The seeds known-host-* fail
 // once this is false, until the bug is fixed.
 const knownHostBug = true
+
+// knownChunkBug tolerates a bug of fasthttp v1.78.0, reported, fixed in
+// v1.80.0: its chunked writer drops the error a body stream returns with
+// data, so when a client's chunk data runs past its size ("3\r\nabcX0\r\n
+// \r\n"), the proxy forwards a complete request with the chunk read so
+// far ("abc") and reads the connection on from the broken point. Such a
+// request matches (overrun) and the rest of the exchange is not compared.
+// The seeds known-chunk-* fail once this is false, until fasthttp is
+// upgraded.
+const knownChunkBug = true
+
+// overrun tells whether f is r, forwarded complete although its body's
+// chunked framing broke after f's body.
+func overrun(f *forwarded, r request) bool {
+	method, target, _ := strings.Cut(f.start, " ")
+	target, _, _ = strings.Cut(target, " ")
+	return f.complete && !r.complete && method == r.method && sameTarget(target, forwardedTarget(r.target)) &&
+		bytes.HasPrefix(r.body, f.body) && len(f.values("Transfer-Encoding")) > 0
+}
 
 func hostUnparsable(host string) bool {
 	var u fasthttp.URI
