@@ -228,8 +228,10 @@ func checkRequestLine(l string) error {
 			return bad("method %q", parts[0])
 		}
 	}
+	// Bytes above 0x7f pass: net/http reads them in a target, and Traefik
+	// forwards a query holding them as sent ("/?\x83"), as edgeroute does.
 	for _, c := range []byte(parts[1]) {
-		if c <= ' ' || c >= 0x7f {
+		if c <= ' ' || c == 0x7f {
 			return bad("request target %q", parts[1])
 		}
 	}
