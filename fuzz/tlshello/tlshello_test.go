@@ -159,8 +159,13 @@ func FuzzClientHello(f *testing.F) {
 		f.Add(sp.build())
 	}
 	f.Fuzz(func(t *testing.T, input []byte) {
-		if len(input) == 0 || len(input) > maxInput || input[0] != recordHandshake {
-			return // not TLS: fuzz/http1's inputs
+		if len(input) == 0 || len(input) > maxInput {
+			return
+		}
+		if input[0] != recordHandshake {
+			// Every other first byte is a plain connection (fuzz/http1's):
+			// spend the run on a TLS one.
+			input = append([]byte{recordHandshake}, input[1:]...)
 		}
 		fx := setup()
 		ref, refErr := parseHello(input)
