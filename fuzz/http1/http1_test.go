@@ -264,6 +264,7 @@ func exchange(t *testing.T, addr string, input []byte) (out []byte, reset bool) 
 type request struct {
 	method, target string
 	host           string // the Host (or the absolute target's authority)
+	refused        bool   // net/http refuses its target (target is "")
 	body           []byte
 	complete       bool // false: the input ended inside its body, or the body's framing is broken
 }
@@ -289,7 +290,11 @@ func (r request) String() string {
 //   - an absolute-form target whose authority net/http's URL parser
 //     refuses ("http://#/", "http://a%zz/") is served (the authority
 //     becomes the forwarded Host); net/http answers 400: it is framed
-//     with the authority "x".
+//     with the authority "x";
+//   - any other target net/http's URL parser refuses ("/%") is answered
+//     400 by edgeroute too, but on a connection it keeps open, where
+//     net/http closes: it is framed (so that what follows is), marked
+//     refused: it must not be forwarded.
 func frame(input []byte) []request {
 	var out []request
 	for {
@@ -302,7 +307,7 @@ func frame(input []byte) []request {
 		r := bytes.NewReader(input)
 		br := bufio.NewReader(r)
 		req, err := http.ReadRequest(br)
-		for _, rewrite := range []func([]byte, error) ([]byte, bool){dropIdentity, plainAuthority} {
+		for _, rewrite := range []func([]byte, error) ([]byte, bool){dropIdentity, plainAuthority, refusedTarget} {
 			if err == nil {
 				break
 			}
@@ -320,12 +325,42 @@ func frame(input []byte) []request {
 			return out
 		}
 		body, err := io.ReadAll(req.Body)
-		out = append(out, request{method: req.Method, target: req.RequestURI, host: req.Host, body: body, complete: err == nil})
+		rq := request{method: req.Method, target: req.RequestURI, host: req.Host, body: body, complete: err == nil}
+		if rq.target == refusedMark {
+			rq.target, rq.refused = "", true
+		}
+		out = append(out, rq)
 		if err != nil || req.Close {
 			return out
 		}
 		input = input[int(r.Size())-r.Len()-br.Buffered():]
 	}
+}
+
+// refusedMark stands for a target net/http refuses.
+const refusedMark = "/refused-by-net-http"
+
+// refusedTarget replaces a request-line target that net/http's URL parser
+// refuses with refusedMark.
+func refusedTarget(input []byte, err error) ([]byte, bool) {
+	var ue *url.Error
+	end := bytes.IndexByte(input, '\n')
+	if !errors.As(err, &ue) || end < 0 {
+		return nil, false
+	}
+	parts := bytes.Split(bytes.TrimSuffix(input[:end], []byte("\r")), []byte(" "))
+	if len(parts) != 3 {
+		return nil, false
+	}
+	line := slices.Concat(parts[0], []byte(" "+refusedMark+" "), parts[2])
+	return slices.Concat(line, input[end-boolInt(input[end-1] == '\r'):]), true
+}
+
+func boolInt(b bool) int {
+	if b {
+		return 1
+	}
+	return 0
 }
 
 // plainAuthority replaces the authority of an absolute-form target in
@@ -376,6 +411,9 @@ func dropIdentity(input []byte, err error) ([]byte, bool) {
 func matches(f *forwarded, r request) bool {
 	method, target, _ := strings.Cut(f.start, " ")
 	target, _, _ = strings.Cut(target, " ")
+	if r.refused {
+		return false
+	}
 	want := forwardedTarget(r.target)
 	if method != r.method || !sameTarget(target, want) && !(knownReparseBug && want != "" && sameTarget(target, reparsed(r.host, want))) {
 		return false
@@ -419,7 +457,7 @@ const knownChunkBug = true
 func overrun(f *forwarded, r request) bool {
 	method, target, _ := strings.Cut(f.start, " ")
 	target, _, _ = strings.Cut(target, " ")
-	return f.complete && !r.complete && method == r.method && sameTarget(target, forwardedTarget(r.target)) &&
+	return f.complete && !r.complete && !r.refused && method == r.method && sameTarget(target, forwardedTarget(r.target)) &&
 		bytes.HasPrefix(r.body, f.body) && len(f.values("Transfer-Encoding")) > 0
 }
 
