@@ -384,27 +384,34 @@ func plainAuthority(input []byte, _ error) ([]byte, bool) {
 	return slices.Concat(line, input[end:]), true
 }
 
-// dropIdentity removes the "Transfer-Encoding: identity" lines of the
-// first header block of input (which then starts the input returned).
+// dropIdentity removes the "Transfer-Encoding: identity" lines (any
+// case, CRLF or bare LF line ends) of the first header block of input
+// (which then starts the input returned).
 func dropIdentity(input []byte, err error) ([]byte, bool) {
-	if !strings.Contains(err.Error(), `unsupported transfer encoding: "identity"`) {
-		return nil, false
-	}
-	end := bytes.Index(input, []byte("\r\n\r\n"))
-	if end < 0 {
+	if !strings.Contains(strings.ToLower(err.Error()), `unsupported transfer encoding: "identity"`) {
 		return nil, false
 	}
 	var out []byte
 	dropped := false
-	for _, line := range bytes.SplitAfter(input[:end+2], []byte("\r\n")) {
-		name, value, ok := bytes.Cut(line, []byte(":"))
+	for rest := input; len(rest) > 0; {
+		i := bytes.IndexByte(rest, '\n')
+		if i < 0 {
+			return nil, false
+		}
+		line := rest[:i+1]
+		rest = rest[i+1:]
+		content := bytes.TrimSuffix(line[:i], []byte("\r"))
+		name, value, ok := bytes.Cut(content, []byte(":"))
 		if ok && strings.EqualFold(string(name), "Transfer-Encoding") && strings.EqualFold(strings.TrimSpace(string(value)), "identity") {
 			dropped = true
 			continue
 		}
 		out = append(out, line...)
+		if len(content) == 0 && len(out) > len(line) { // the end of the block
+			return append(out, rest...), dropped
+		}
 	}
-	return append(out, input[end+2:]...), dropped
+	return nil, false
 }
 
 // matches tells whether f is the framed request r as the proxy forwards it.
