@@ -250,21 +250,19 @@ const (
 	accepted        // forwarded once, canonically; the pipelined request answered too
 )
 
-// TestSmugglingTable is §A1.1 F1–F12. Each payload is followed on the same
-// connection by a valid request. Whatever the outcome, the backend (which
-// frames strictly: CRLF lines, one Content-Length or chunked, never both)
-// must never see bytes it cannot frame, nor more requests than the client
-// framed, and the pipelined request must never be mis-parsed.
-func TestSmugglingTable(t *testing.T) {
-	bk := newCapture(t)
-	addr := captureProxy(t, bk.port())
+// smugglingCase is one payload of the smuggling table.
+type smugglingCase struct {
+	id, name, payload string
+	outcome           int
+	status            int    // refused: the status
+	body, header      string // reframed, accepted: the body and a header line the backend must see
+}
+
+// smugglingCases is the table of TestSmugglingTable (§A1.1 F1–F12); the
+// seeds of fuzz/http1 are made from it (TestFuzzSeeds).
+func smugglingCases() []smugglingCase {
 	const h = "Host: a.test\r\n"
-	type tc struct {
-		id, name, payload string
-		outcome           int
-		status            int    // refused: the status
-		body, header      string // reframed, accepted: the body and a header line the backend must see
-	}
+	type tc = smugglingCase
 	cases := []tc{
 		// Either answer is safe for CL+TE (§A1.1): edgeroute decodes chunked, drops
 		// Content-Length and closes the connection after the response.
@@ -315,6 +313,18 @@ func TestSmugglingTable(t *testing.T) {
 		tc{"F11", "HTTP/1.9 forwarded as HTTP/1.1", "GET /f11 HTTP/1.9\r\n" + h + "\r\n", reframed, 0, "", "GET /f11 HTTP/1.1"},
 		tc{"F12", "GET with a body", "GET /f12 HTTP/1.1\r\n" + h + "Content-Length: 3\r\n\r\nabc", accepted, 0, "abc", "Content-Length: 3"},
 	)
+	return cases
+}
+
+// TestSmugglingTable is §A1.1 F1–F12. Each payload is followed on the same
+// connection by a valid request. Whatever the outcome, the backend (which
+// frames strictly: CRLF lines, one Content-Length or chunked, never both)
+// must never see bytes it cannot frame, nor more requests than the client
+// framed, and the pipelined request must never be mis-parsed.
+func TestSmugglingTable(t *testing.T) {
+	bk := newCapture(t)
+	addr := captureProxy(t, bk.port())
+	cases := smugglingCases()
 	for _, c := range cases {
 		t.Run(c.id+" "+c.name, func(t *testing.T) {
 			before := len(bk.requests())

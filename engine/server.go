@@ -404,8 +404,14 @@ func refuse(ctx *fasthttp.RequestCtx, err error) {
 	ctx.Response.SetBodyString(body)
 	c := ctx.Conn()
 	cw, ok := c.(interface{ CloseWrite() error })
-	if !ok {
-		return // fasthttp writes the answer and closes
+	if !ok || ctx.ConnRequestNum() > 0 {
+		// fasthttp writes the answer and closes. After an earlier request
+		// on the connection (ConnRequestNum is still its number), that
+		// request's answer may wait in fasthttp's write buffer (pipelined
+		// requests are answered in one flush): writing on the connection
+		// directly would put the refusal first and shut the write side
+		// before that answer, which the client would never read.
+		return
 	}
 	if _, err := io.WriteString(c, "HTTP/1.1 "+text+refusedHeaders+body); err != nil {
 		return

@@ -2,19 +2,23 @@ package engine
 
 import (
 	"bufio"
+	"bytes"
 	"crypto/tls"
 	"io"
 	"net"
 	"time"
 
 	"github.com/valyala/fasthttp"
+
+	"github.com/edgeroute/edgeroute/engine/middleware"
 )
 
-// upgrade proxies a protocol upgrade (WebSocket) by taking over the client
-// connection: the request, with its forwarded headers, is written to a new
-// upstream connection, and from then on bytes are copied both ways until
-// either side closes. The upstream's own answer (101, or an error status)
-// reaches the client unchanged.
+// upgrade proxies a protocol upgrade (WebSocket): the request, with its
+// forwarded headers, is written to a new upstream connection. When the
+// upstream answers 101 with Upgrade: websocket, the client connection is
+// taken over and bytes are copied both ways until either side closes; any
+// other answer is relayed as a response (hop-by-hop headers removed) and
+// the upstream connection closed once its body is sent.
 //
 // It returns the error when the upstream could not be reached (nothing was
 // sent, so the caller answers it and retry may try another server).
@@ -54,6 +58,45 @@ func upgrade(ctx *fasthttp.RequestCtx, st *reqState, u *upstream, passHost bool)
 		writeError(ctx, fasthttp.StatusBadGateway)
 		return nil
 	}
+	// The upstream's answer decides, as in Traefik's proxies: 101 switches
+	// the connection to WebSocket; any other answer is an ordinary
+	// response, and the client's connection stays HTTP. Tunnelling
+	// without a 101 would hand the client's next bytes to the upstream as
+	// requests the proxy never read, routed or rewrote.
+	br := bufio.NewReader(conn)
+	resp := &ctx.Response
+	resp.StreamBody = true
+	resp.SkipBody = req.Header.IsHead()
+	resp.Header.SetNoDefaultContentType(true)
+	if u.tr.responseHeader > 0 {
+		conn.SetReadDeadline(time.Now().Add(u.tr.responseHeader))
+	}
+	err = resp.Read(br)
+	conn.SetReadDeadline(time.Time{})
+	if err != nil {
+		conn.Close()
+		resp.Reset()
+		writeError(ctx, errorStatus(err))
+		return nil
+	}
+	if h := &resp.Header; h.StatusCode() != fasthttp.StatusSwitchingProtocols {
+		stripHopResponse(h)
+		body, err := middleware.TakeResponseBodyStream(resp)
+		if err != nil || body == nil {
+			conn.Close()
+			return nil
+		}
+		resp.SetBodyStream(&upstreamBody{Reader: body, conn: conn}, h.ContentLength())
+		return nil
+	} else if !h.ConnectionUpgrade() || !equalFoldBytes(h.Peek("Upgrade"), "websocket") {
+		// Traefik: "backend tried to switch protocol %q when %q was
+		// requested", a 500.
+		conn.Close()
+		resp.Reset()
+		writeError(ctx, fasthttp.StatusInternalServerError)
+		return nil
+	}
+	head := resp.Header.AppendBytes(nil)
 	ctx.HijackSetNoResponse(true)
 	ctx.Hijack(func(client net.Conn) {
 		defer conn.Close()
@@ -65,9 +108,37 @@ func upgrade(ctx *fasthttp.RequestCtx, st *reqState, u *upstream, passHost bool)
 			}
 			close(done)
 		}()
-		io.Copy(client, conn)
+		if _, err := client.Write(head); err == nil {
+			io.Copy(client, br) // what the upstream sent after its 101, then the rest
+		}
 		client.Close()
 		<-done
 	})
 	return nil
+}
+
+// stripHopResponse removes a response's hop-by-hop headers: those named
+// in Connection (RFC 9110 §7.6.1), Connection itself and hopHeaders.
+func stripHopResponse(rh *fasthttp.ResponseHeader) {
+	for tok := range bytes.SplitSeq(rh.Peek("Connection"), []byte(",")) {
+		if tok = bytes.TrimSpace(tok); len(tok) > 0 && !equalFoldBytes(tok, "close") && !equalFoldBytes(tok, "keep-alive") {
+			rh.DelBytes(tok)
+		}
+	}
+	rh.Del("Connection")
+	for _, k := range hopHeaders {
+		rh.Del(k)
+	}
+}
+
+// upstreamBody is the body of a non-101 answer to an upgrade request:
+// its connection is closed with it (it is never reused).
+type upstreamBody struct {
+	io.Reader
+	conn net.Conn
+}
+
+func (b *upstreamBody) Close() error {
+	middleware.CloseBodyStream(b.Reader, nil)
+	return b.conn.Close()
 }
