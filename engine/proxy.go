@@ -260,6 +260,7 @@ func setForwardURI(req *fasthttp.Request, st *reqState) {
 		st.uri = append(st.uri, '/')
 	}
 	st.uri = append(st.uri, path...)
+	pathEnd := len(st.uri)
 	if q := st.mw.Query; len(q) > 0 || st.mw.HasQuery {
 		st.uri = append(st.uri, '?')
 		for _, c := range q {
@@ -273,6 +274,20 @@ func setForwardURI(req *fasthttp.Request, st *reqState) {
 		h.SetHostBytes(authority)
 	}
 	req.SetRequestURIBytes(st.uri)
+	// fasthttp's client writes the target its URI parse makes of the
+	// request line and the Host, and takes the Host from that parse. A
+	// Host its parser refuses ("::1", "a%zz", routed as in Traefik) would
+	// lose the path and the Host, and a '#' would end the query. The
+	// parsed URI is given our path and query back, and the Host header is
+	// the one written: the target goes as Traefik sends it.
+	uri := req.URI()
+	uri.SetPathBytes(st.uri[:pathEnd])
+	if pathEnd < len(st.uri) {
+		uri.SetQueryStringBytes(st.uri[pathEnd+1:])
+	} else {
+		uri.SetQueryStringBytes(nil)
+	}
+	req.UseHostHeader = true
 }
 
 // appendXFF appends the client IP to X-Forwarded-For (joining earlier lines
