@@ -6,7 +6,9 @@ import (
 	"bufio"
 	"errors"
 	"fmt"
+	"io"
 	"log/slog"
+	"net"
 	"strings"
 	"sync/atomic"
 	"time"
@@ -158,7 +160,7 @@ func (s *lbService) serve(ctx *fasthttp.RequestCtx, st *reqState) {
 	}
 	ep.State.Release()
 	st.mw.UpstreamErr = err
-	if err != nil && clientBodyBroken(err) {
+	if err != nil && (clientBodyBroken(err) || clientBodyRefused(st.body.err)) {
 		// The client's chunked body is malformed (reliability F7/F8): its
 		// fault, not the server's, which keeps its health. The upstream got
 		// no terminating chunk and its connection is not reused; the client
@@ -339,8 +341,8 @@ func (e *errorLog) clientBody(service string, err error) {
 // stream responses, so a broken chunk out of Do is the request's).
 func clientBodyBroken(err error) bool {
 	var bc fasthttp.ErrBrokenChunk
-	if errors.As(err, &bc) {
-		return true
+	if errors.As(err, &bc) || errors.Is(err, fasthttp.ErrBadTrailer) {
+		return true // ErrBadTrailer: a field RFC 9110 §6.5.1 keeps out of trailers
 	}
 	for _, e := range chunkSizeErrors {
 		if errors.Is(err, e) {
@@ -348,6 +350,19 @@ func clientBodyBroken(err error) bool {
 		}
 	}
 	return false
+}
+
+// clientBodyRefused reports whether reading the client's chunked body
+// stream failed on what the client sent, not on the connection: fasthttp
+// formats some of these errors afresh (a trailer field RFC 9110 §6.5.1
+// keeps out of trailers: "forbidden trailer key"), so any error other than
+// the connection ending or timing out counts.
+func clientBodyRefused(err error) bool {
+	if err == nil || errors.Is(err, io.EOF) || errors.Is(err, io.ErrUnexpectedEOF) || errors.Is(err, net.ErrClosed) {
+		return false
+	}
+	var ne net.Error
+	return !errors.As(err, &ne)
 }
 
 // chunkSizeErrors are the errors fasthttp returns for a chunk size that is

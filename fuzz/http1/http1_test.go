@@ -43,6 +43,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/valyala/fasthttp"
+
 	"github.com/edgeroute/edgeroute/compile"
 	"github.com/edgeroute/edgeroute/compile/spec"
 	"github.com/edgeroute/edgeroute/engine"
@@ -310,6 +312,12 @@ func frame(input []byte) []request {
 			return out
 		}
 		body, err := io.ReadAll(req.Body)
+		if err == nil && forbiddenTrailer(req.Trailer) {
+			// Deliberate (README): a trailer section with a field RFC 9110
+			// §6.5.1 keeps out of trailers (Host, Content-Length, Cookie...)
+			// is refused once the proxy reaches it; net/http merges it.
+			err = errForbiddenTrailer
+		}
 		rq := request{method: req.Method, target: req.RequestURI, host: req.Host, body: body, complete: err == nil}
 		if rq.target == refusedMark {
 			rq.target, rq.refused = "", true
@@ -320,6 +328,20 @@ func frame(input []byte) []request {
 		}
 		input = input[int(r.Size())-r.Len()-br.Buffered():]
 	}
+}
+
+var errForbiddenTrailer = errors.New("a forbidden trailer field")
+
+// forbiddenTrailer tells whether a trailer section names a field that
+// fasthttp's parser refuses in trailers (its list is the judge).
+func forbiddenTrailer(tr http.Header) bool {
+	for k := range tr {
+		var h fasthttp.RequestHeader
+		if errors.Is(h.SetTrailer(k), fasthttp.ErrBadTrailer) {
+			return true
+		}
+	}
+	return false
 }
 
 // refusedMark stands for a target net/http refuses.
