@@ -109,6 +109,11 @@ func (r Route) EffectivePriority() int64 {
 func Compile(routes []Route) (*Table, []Problem) {
 	t := &Table{routes: make([]route, 0, len(routes))}
 	var b bytecode.Builder
+	size := 0
+	for _, r := range routes {
+		size += len(r.Rule)
+	}
+	b.Reserve(len(routes), size)
 	var problems []Problem
 	for i, r := range routes {
 		rt, err := compileRoute(&b, r)
@@ -184,8 +189,13 @@ func lowerRule(b *bytecode.Builder, rule string, s Syntax) (*syntax.Expr, *bytec
 func (l *lowerer) lower(e *syntax.Expr, s Syntax) (*bytecode.Node, error) {
 	switch e.Op {
 	case syntax.OpAnd, syntax.OpOr, syntax.OpNot:
-		n := &bytecode.Node{Kind: map[syntax.Op]bytecode.NodeKind{
-			syntax.OpAnd: bytecode.And, syntax.OpOr: bytecode.Or, syntax.OpNot: bytecode.Not}[e.Op]}
+		n := &bytecode.Node{Kind: bytecode.Not}
+		switch e.Op {
+		case syntax.OpAnd:
+			n.Kind = bytecode.And
+		case syntax.OpOr:
+			n.Kind = bytecode.Or
+		}
 		for _, sub := range e.Sub {
 			c, err := l.lower(sub, s)
 			if err != nil {

@@ -123,6 +123,16 @@ type Builder struct {
 	reIdx  map[string]uint32
 }
 
+// Reserve sizes the literal arena and its index for about n literals
+// of size bytes in all (a whole table's rules), so that they do not
+// grow step by step while a large table is built.
+func (b *Builder) Reserve(n, size int) {
+	if b.litIdx == nil {
+		b.litIdx = make(map[string]uint32, n)
+	}
+	b.lits.Grow(size)
+}
+
 // Lit returns the offset and length of s in the literal arena, adding it if
 // needed. The arena becomes Prog.Lits when the Prog is finished; until then
 // Prog.Lit does not see it (use Builder.LitString).

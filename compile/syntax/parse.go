@@ -22,8 +22,8 @@ func Parse(rule string) (*Expr, error) {
 	p := parsers.Get().(*parser)
 	defer p.release()
 	p.rule = rule
-	if p.fset == nil || p.fset.Base() > 1<<16 {
-		p.fset = token.NewFileSet() // positions only grow: start over now and then
+	if p.fset == nil || p.fset.Base() > 1<<12 {
+		p.fset = token.NewFileSet() // positions only grow, and each file is a node of its tree: start over every 4 KiB of rules
 	}
 	p.file = p.fset.AddFile("rule", p.fset.Base(), len(rule))
 	p.s.Init(p.file, []byte(rule), p.scanError, 0)
