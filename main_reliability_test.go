@@ -292,8 +292,9 @@ func smugglingCases() []smugglingCase {
 		cases = append(cases, tc{"F7", "chunk " + strconv.Quote(v), "POST /f7 HTTP/1.1\r\n" + h + "Transfer-Encoding: chunked\r\n\r\n" + v, refused, 400, "", ""})
 	}
 	// A trailer field RFC 9110 §6.5.1 keeps out of trailers (framing,
-	// routing, authentication) is refused the same way (fasthttp's list).
-	for _, v := range []string{"Host: s.test", "Content-Length: 5", "Transfer-Encoding: chunked", "Authorization: x"} {
+	// routing, authentication; fasthttp's list), or a field name that is no
+	// token, is refused the same way.
+	for _, v := range []string{"Host: s.test", "Content-Length: 5", "Transfer-Encoding: chunked", "Authorization: x", "X Y: z", "X\x01: z"} {
 		cases = append(cases, tc{"F7", "trailer " + strconv.Quote(v), "POST /f7 HTTP/1.1\r\n" + h + "Transfer-Encoding: chunked\r\n\r\n1\r\nx\r\n0\r\n" + v + "\r\n\r\n", refused, 400, "", ""})
 	}
 	for _, v := range []string{"FFFFFFFFFFFFFFFFF1", "0x1", "-0", " 0", "1zz", "1 ;ext", "zz", ""} {

@@ -13,6 +13,7 @@ import (
 	"strings"
 
 	"github.com/valyala/fasthttp"
+	"golang.org/x/net/http/httpguts"
 )
 
 // Headers the entry point manages (semantics §i). From an untrusted client
@@ -488,8 +489,14 @@ func (l *listener) trusts(ip netip.Addr) bool {
 // would then be forwarded as a complete body (the next Read parses the
 // "0" that follows as the last chunk). With the error repeated, the next
 // Read ends the write and the upstream never sees a terminating chunk.
+//
+// At the end of the body, the trailer section has been parsed into h: a
+// field name that is no token ("h n", which fasthttp's parser keeps) ends
+// the body with errTrailerName instead, so it is never written upstream
+// (net/http refuses it too).
 type stickyBody struct {
 	r   io.Reader
+	h   *fasthttp.RequestHeader
 	err error
 }
 
@@ -498,10 +505,35 @@ func (b *stickyBody) Read(p []byte) (int, error) {
 		return 0, b.err
 	}
 	n, err := b.r.Read(p)
+	if err == io.EOF && b.h != nil {
+		for _, k := range b.h.PeekTrailerKeys() {
+			if !isToken(k) {
+				err = errTrailerName
+				break
+			}
+		}
+	}
 	if err != nil {
 		b.err = err
 	}
 	return n, err
+}
+
+// errTrailerName ends a chunked request body whose trailer section has a
+// field name that is no token.
+var errTrailerName = errors.New("a trailer field name is not a token")
+
+// isToken reports whether k is an RFC 9110 token, a valid field name.
+func isToken(k []byte) bool {
+	if len(k) == 0 {
+		return false
+	}
+	for _, c := range k {
+		if !httpguts.IsTokenRune(rune(c)) {
+			return false
+		}
+	}
+	return true
 }
 
 // stickBody wraps a chunked request body read from the client connection
@@ -517,7 +549,7 @@ func stickBody(req *fasthttp.Request, st *reqState) {
 	if _, closer := bs.(io.Closer); closer || bs == io.Reader(&st.body) {
 		return
 	}
-	st.body = stickyBody{r: bs}
+	st.body = stickyBody{r: bs, h: &req.Header}
 	req.SetBodyStream(&st.body, -1)
 }
 
