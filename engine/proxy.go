@@ -282,11 +282,15 @@ func setForwardURI(req *fasthttp.Request, st *reqState) {
 	// parsed URI is given our path and query back, and the Host header is
 	// the one written: the target goes as Traefik sends it.
 	uri := req.URI()
-	uri.SetPathBytes(st.uri[:pathEnd])
-	if pathEnd < len(st.uri) {
-		uri.SetQueryStringBytes(st.uri[pathEnd+1:])
-	} else {
-		uri.SetQueryStringBytes(nil)
+	path, query := st.uri[:pathEnd], st.uri[pathEnd:]
+	if len(query) > 0 {
+		query = query[1:]
+	}
+	if !bytes.Equal(uri.PathOriginal(), path) {
+		uri.SetPathBytes(path) // rare: it also normalises a copy
+	}
+	if !bytes.Equal(uri.QueryString(), query) {
+		uri.SetQueryStringBytes(query)
 	}
 	req.UseHostHeader = true
 }

@@ -18,7 +18,6 @@ import (
 	"unsafe"
 
 	"github.com/valyala/fasthttp"
-	"golang.org/x/net/http/httpguts"
 
 	"github.com/edgeroute/edgeroute/compile"
 	"github.com/edgeroute/edgeroute/compile/spec"
@@ -444,13 +443,8 @@ func checkVersionAndNames(h *fasthttp.RequestHeader) (uint8, error) {
 	// are forwarded as sent).
 	for line := range rawLines(h.RawHeaders()) {
 		i := bytes.IndexByte(line, ':')
-		if i <= 0 {
+		if i <= 0 || !isToken(line[:i]) {
 			return 0, errBadHeaderName
-		}
-		for _, c := range line[:i] {
-			if !httpguts.IsTokenRune(rune(c)) {
-				return 0, errBadHeaderName
-			}
 		}
 		switch name := line[:i]; len(name) {
 		case len("User-Agent"):
